@@ -11,9 +11,11 @@ from phonenumbers import PhoneNumberType, carrier, timezone
 
 MAX_INPUT_LENGTH = 64
 SHORT_CODE = re.compile(r"^\d{3,8}$")
-# Numbers in free text and log lines: an optional +, then 7 to 15 digits that may be
-# separated by spaces, dots, dashes or brackets.
-PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().-]{5,18}\d")
+# Numbers in free text and log lines: E.164-like runs, NANP 3-3-4 groupings and long digit runs.
+# Dates (4-2-2) and times do not match.
+PHONE_IN_TEXT = re.compile(
+    r"(?<![\w+])(?:\+\d[\d ().-]{5,18}\d|\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}|\d{10,15})(?!\w)"
+)
 
 
 class NumberType(StrEnum):

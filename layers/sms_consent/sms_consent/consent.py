@@ -1,0 +1,266 @@
+"""The consent state of one phone number and the transitions that change it.
+
+Pure domain code: no AWS here. Status belongs to the number (every profile that shares it sees it).
+Every transition returns the audit event that proves it; storage appends those events, never edits them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    PENDING = "pending"
+
+
+class Source(StrEnum):
+    KEYWORD = "keyword"  # the consumer texted us
+    WEB_FORM = "web_form"
+    API = "api"
+    SDK = "sdk"
+    PREFERENCE_CENTER = "preference_center"
+    IMPORT = "import"
+    ADMIN = "admin"
+    CARRIER = "carrier"  # the provider told us the number opted out
+    PROFILE = "profile"  # inherited from a user's previous number
+
+
+# Where the consumer acts for themselves: only these may undo a consumer's opt-out.
+CONSUMER_SOURCES = frozenset({Source.KEYWORD})
+
+
+class EventType(StrEnum):
+    GRANTED = "ConsentGranted"
+    REVOKED = "ConsentRevoked"
+    DOUBLE_OPT_IN_REQUESTED = "DoubleOptInRequested"
+    BLOCKED = "NumberBlocked"
+    UNBLOCKED = "NumberUnblocked"
+
+
+def utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: consent times are always timezone-aware")
+    return value.astimezone(UTC)
+
+
+def iso(value: datetime) -> str:
+    return utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def text_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A double opt-in waiting for the consumer's confirmation."""
+
+    requested_at: datetime
+    expires_at: datetime
+    source: str
+    prompt_request_id: str
+    prompt_message_id: str | None = None  # the provider's id, once the gate has sent the prompt
+
+    def is_open(self, now: datetime) -> bool:
+        return utc(now) < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramState:
+    status: Status
+    source: str
+    updated_at: datetime
+    # Time of the message or request that decided this status; older ones arriving late are ignored.
+    decided_at: datetime
+    # Set when the consumer opted out: only the consumer may undo it.
+    consumer_opted_out: bool = False
+    pending: Pending | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    type: int  # 1 inbound, 2 outbound, 3 both
+    reason: str
+    text: str
+    added_at: datetime
+
+    @property
+    def blocks_inbound(self) -> bool:
+        return self.type in (1, 3)
+
+    @property
+    def blocks_outbound(self) -> bool:
+        return self.type in (2, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """Immutable proof of one change. `evidence` holds ids, texts, IP, user agent, URLs, hashes."""
+
+    event_type: EventType
+    at: datetime
+    phone: str
+    program: str | None
+    old_status: str | None
+    new_status: str | None
+    source: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def detail(self) -> dict[str, Any]:
+        """The EventBridge detail: number in E.164, program, source and an ISO-8601 UTC time."""
+        return {
+            "phone": self.phone,
+            "program": self.program,
+            "old_status": self.old_status,
+            "new_status": self.new_status,
+            "source": self.source,
+            "timestamp": iso(self.at),
+            "event_id": self.event_id,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NumberState:
+    phone: str
+    programs: dict[str, ProgramState] = field(default_factory=dict)
+    block: Block | None = None
+    # Senders whose "which program?" menu is unanswered: opted out of all their programs meanwhile.
+    ask_pending: dict[str, datetime] = field(default_factory=dict)
+    # Last time opt-out instructions reached the number, per program.
+    optout_notice_at: dict[str, datetime] = field(default_factory=dict)
+    version: int = 0  # optimistic-locking counter kept by storage
+
+    def status(self, program: str) -> Status | None:
+        state = self.programs.get(program)
+        return state.status if state else None
+
+    def may_receive_marketing(self, program: str, sender: str | None = None) -> bool:
+        if sender is not None and sender in self.ask_pending:
+            return False
+        return self.status(program) is Status.SUBSCRIBED
+
+    def is_opted_out(self, program: str, sender: str | None = None) -> bool:
+        if sender is not None and sender in self.ask_pending:
+            return True
+        state = self.programs.get(program)
+        return state is not None and state.status is Status.UNSUBSCRIBED
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A new state and the events that prove how it came about."""
+
+    state: NumberState
+    events: tuple[AuditEvent, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.events)
+
+
+def _is_stale(state: NumberState, program: str, at: datetime) -> bool:
+    current = state.programs.get(program)
+    return current is not None and utc(at) < current.decided_at
+
+
+def _set_program(state: NumberState, program: str, new: ProgramState) -> NumberState:
+    return replace(state, programs={**state.programs, program: new})
+
+
+def revoke(
+    state: NumberState, program: str, *, source: str, at: datetime, now: datetime, evidence: dict[str, Any]
+) -> Change:
+    """Opt the number out of one program. Opt-outs are never skipped for being a no-op: they are recorded."""
+    if _is_stale(state, program, at):
+        return Change(state)
+    old = state.programs.get(program)
+    new = ProgramState(
+        status=Status.UNSUBSCRIBED,
+        source=source,
+        updated_at=utc(now),
+        decided_at=utc(at),
+        consumer_opted_out=source in (Source.KEYWORD, Source.CARRIER) or bool(old and old.consumer_opted_out),
+    )
+    event = AuditEvent(
+        EventType.REVOKED, utc(now), state.phone, program, old.status if old else None, Status.UNSUBSCRIBED, source, evidence
+    )
+    return Change(_set_program(state, program, new), (event,))
+
+
+def grant(
+    state: NumberState, program: str, *, source: str, at: datetime, now: datetime, evidence: dict[str, Any]
+) -> Change:
+    """Subscribe. Callers decide whether the source may do this (see `may_subscribe_directly`)."""
+    if _is_stale(state, program, at):
+        return Change(state)
+    old = state.programs.get(program)
+    if old is not None and old.status is Status.SUBSCRIBED:
+        return Change(state)
+    new = ProgramState(status=Status.SUBSCRIBED, source=source, updated_at=utc(now), decided_at=utc(at))
+    event = AuditEvent(
+        EventType.GRANTED, utc(now), state.phone, program, old.status if old else None, Status.SUBSCRIBED, source, evidence
+    )
+    return Change(_set_program(state, program, new), (event,))
+
+
+def request_confirmation(
+    state: NumberState,
+    program: str,
+    *,
+    source: str,
+    at: datetime,
+    now: datetime,
+    window: timedelta,
+    prompt_request_id: str,
+    evidence: dict[str, Any],
+) -> Change:
+    """Record a pending double opt-in. The status stays what it was until the consumer confirms."""
+    if _is_stale(state, program, at):
+        return Change(state)
+    old = state.programs.get(program)
+    pending = Pending(
+        requested_at=utc(now), expires_at=utc(now) + window, source=source, prompt_request_id=prompt_request_id
+    )
+    if old is None:
+        new = ProgramState(status=Status.PENDING, source=source, updated_at=utc(now), decided_at=utc(at), pending=pending)
+    else:
+        new = replace(old, pending=pending, updated_at=utc(now))
+    event = AuditEvent(
+        EventType.DOUBLE_OPT_IN_REQUESTED,
+        utc(now),
+        state.phone,
+        program,
+        old.status if old else None,
+        new.status,
+        source,
+        {**evidence, "expires_at": iso(pending.expires_at), "prompt_request_id": prompt_request_id},
+    )
+    return Change(_set_program(state, program, new), (event,))
+
+
+def may_subscribe_directly(state: NumberState, program: str, source: str) -> bool:
+    """Only the consumer undoes an opt-out: anything else must go through double opt-in."""
+    current = state.programs.get(program)
+    if current is None or not current.consumer_opted_out:
+        return True
+    return source in CONSUMER_SOURCES
+
+
+def merge(*changes: Change) -> Change:
+    """Chain changes made one after another on the same number."""
+    if not changes:
+        raise ValueError("nothing to merge")
+    return Change(changes[-1].state, tuple(event for change in changes for event in change.events))
