@@ -20,7 +20,9 @@ def _masked(value: Any) -> Any:
         return {key: _masked(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_masked(item) for item in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return mask_text(str(value))  # exceptions and other objects would be str()-ed by the serializer
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):

@@ -275,3 +275,19 @@ def _connection_for(region: str, host: str | None) -> Connection:
 def _connection() -> Connection:
     """Transactions need a connection of their own; one per table binding, made once."""
     return _connection_for(NumberStateItem.Meta.region, getattr(NumberStateItem.Meta, "host", None))
+
+
+class DynamoNumberStore:
+    """The NumberStore port on the single table."""
+
+    def get(self, phone: str) -> NumberState:
+        return get(phone)
+
+    def get_many(self, phones: Sequence[str]) -> dict[str, NumberState]:
+        return get_many(phones)
+
+    def update(self, phone: str, decide: Any) -> tuple[NumberState, tuple[AuditEvent, ...]]:
+        return update_with_retry(phone, decide)
+
+    def history(self, phone: str) -> list[AuditEvent]:
+        return history(phone)

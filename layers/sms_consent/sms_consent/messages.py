@@ -1,0 +1,82 @@
+"""The message contracts between functions: outbound requests and what the sender sends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_RECIPIENTS = 100
+MAX_BODY_LENGTH = 1600
+# SNS message attribute that marks requests the platform itself produced; the gate rejects
+# `compliance_reply` and `optin_prompt` requests that lack it.
+ORIGIN_ATTRIBUTE = "sms_consent_origin"
+PLATFORM_ORIGIN = "platform"
+
+
+class Category(StrEnum):
+    MARKETING = "marketing"
+    TRANSACTIONAL = "transactional"
+    COMPLIANCE_REPLY = "compliance_reply"
+    OPTIN_PROMPT = "optin_prompt"
+
+
+PLATFORM_ONLY_CATEGORIES = frozenset({Category.COMPLIANCE_REPLY, Category.OPTIN_PROMPT})
+
+
+class OutboundRequest(BaseModel):
+    """One message to up to 100 recipients (DESIGN.md "Outbound requests")."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request_id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=128)
+    program: str = Field(min_length=1, max_length=40)
+    category: Category
+    recipients: tuple[str, ...] = Field(min_length=1, max_length=MAX_RECIPIENTS)
+    body: str = Field(max_length=MAX_BODY_LENGTH)
+    media_urls: tuple[str, ...] = Field(default=(), max_length=10)
+    sender: str | None = Field(default=None, max_length=20)
+    # Set by the platform: what the message answers (inbound id) or which pending opt-in it prompts.
+    in_reply_to: str | None = Field(default=None, max_length=128)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for recipient in value:
+            if not isinstance(recipient, str) or len(recipient) > 64:
+                raise ValueError("each recipient must be a phone number string of at most 64 characters")
+        return value
+
+
+class OutgoingSms(BaseModel):
+    """What the SMS sender port sends to one handset."""
+
+    model_config = ConfigDict(frozen=True)
+
+    to: str
+    sender: str | None
+    body: str
+    media_urls: tuple[str, ...] = ()
+    category: Category
+    program: str
+    request_id: str
+
+
+class SendResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    sent_at: datetime
+
+
+class BusEvent(BaseModel):
+    """An event for ConsentEventBus (`source` is always sms-consent)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    detail_type: str
+    detail: dict[str, Any]
