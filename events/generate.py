@@ -1,0 +1,79 @@
+"""Regenerate the sample events with `sam local generate-event` (offline), so they stay real AWS formats.
+
+    .venv/bin/python events/generate.py
+
+Each case is (folder, name, generator args, message payload). SNS payloads are the exact bodies AWS
+End User Messaging SMS and our own publishers put on the topics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+SAM = str(Path(sys.executable).with_name("sam"))
+
+
+def inbound(body: str, *, sender: str = "+18005550100", origin: str = "+14155550123", **extra: Any) -> str:
+    payload = {
+        "originationNumber": origin,
+        "destinationNumber": sender,
+        "messageKeyword": "KEYWORD_123456789012",
+        "messageBody": body,
+        "inboundMessageId": extra.pop("inbound_id", "cae173d2-66b9-564c-8309-21f858e9fb84"),
+        "previousPublishedMessageId": extra.pop("previous_id", "wJ0APhmnfn9pmpm0pvmm0ruu1mpmnd3s5bk8ld80"),
+        **extra,
+    }
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def outbound(**request: Any) -> str:
+    base = {
+        "request_id": "8a4c2d1e-5b6f-4a7b-9c8d-0e1f2a3b4c5d",
+        "program": "alerts",
+        "category": "marketing",
+        "recipients": ["+14155550123"],
+        "body": "Example Corp Alerts: the spring sale starts today.",
+        "media_urls": [],
+        "sender": "+18005550100",
+    }
+    return json.dumps({**base, **request}, ensure_ascii=False)
+
+
+CASES: list[tuple[str, str, str]] = [
+    ("inbound_sms", "help", inbound("HELP")),
+    ("send_gate", "marketing", outbound()),
+]
+
+
+def sns_event(topic: str, message: str) -> dict[str, Any]:
+    # sam renders --message into JSON without escaping it, so the payload goes in after generation.
+    result = subprocess.run(
+        [SAM, "local", "generate-event", "sns", "notification", "--topic", topic, "--message", "PLACEHOLDER"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    event: dict[str, Any] = json.loads(result.stdout)
+    event["Records"][0]["Sns"]["Message"] = message
+    event["Records"][0]["Sns"]["Subject"] = None
+    return event
+
+
+def main() -> None:
+    topics = {"inbound_sms": "InboundSmsTopic", "send_gate": "OutboundRequestsTopic"}
+    for folder, name, message in CASES:
+        path = HERE / folder / f"{name}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(sns_event(topics[folder], message), indent=2, ensure_ascii=False) + "\n")
+        print(path.relative_to(HERE.parent))
+
+
+if __name__ == "__main__":
+    main()
