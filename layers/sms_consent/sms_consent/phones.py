@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, carrier, timezone
+from phonenumbers import PhoneNumberType, timezone
 
 MAX_INPUT_LENGTH = 64
 SHORT_CODE = re.compile(r"^\d{3,8}$")
@@ -64,7 +64,6 @@ class PhoneInfo:
     country_code: int
     number_type: NumberType
     time_zones: tuple[str, ...]
-    carrier: str
 
     @property
     def prefix(self) -> str:
@@ -91,7 +90,6 @@ def parse(raw: str, default_region: str = "US") -> PhoneInfo:
         country_code=number.country_code or 0,
         number_type=_TYPE_NAMES.get(phonenumbers.number_type(number), NumberType.UNKNOWN),
         time_zones=zones,
-        carrier=carrier.name_for_number(number, "en"),
     )
 
 
