@@ -39,9 +39,11 @@ def handle_message(message: inbound.InboundSms, notification: SnsNotificationMod
 
 def _payload(notification: SnsNotificationModel) -> inbound.InboundSms | None:
     try:
-        return inbound.InboundSms.model_validate(json.loads(notification.Message))
+        return inbound.InboundSms.model_validate(json.loads(str(notification.Message)))
     except (ValueError, ValidationError) as exc:
-        logger.warning("rejected inbound message", extra={"sns_message_id": notification.MessageId, "error": str(exc)[:300]})
+        logger.warning(
+            "rejected inbound message", extra={"sns_message_id": notification.MessageId, "error": str(exc)[:300]}
+        )
         metrics.add_metric(name="InboundRejected", unit=MetricUnit.Count, value=1)
         return None
 

@@ -19,9 +19,11 @@ wiring.settings()
 
 def _request(notification: SnsNotificationModel) -> OutboundRequest | None:
     try:
-        request = OutboundRequest.model_validate(json.loads(notification.Message))
+        request = OutboundRequest.model_validate(json.loads(str(notification.Message)))
     except (ValueError, ValidationError) as exc:
-        logger.warning("rejected outbound request", extra={"sns_message_id": notification.MessageId, "error": str(exc)[:300]})
+        logger.warning(
+            "rejected outbound request", extra={"sns_message_id": notification.MessageId, "error": str(exc)[:300]}
+        )
         metrics.add_metric(name="OutboundRejected", unit=MetricUnit.Count, value=1)
         return None
     origin = (notification.MessageAttributes or {}).get(ORIGIN_ATTRIBUTE)

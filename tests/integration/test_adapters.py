@@ -21,6 +21,7 @@ from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSm
 from sms_consent.ports import RecipientOptedOut, SendError
 
 REGION = "us-east-1"
+MOTO_ACCOUNT_ID = "123456789012"  # moto's default account
 
 
 def _sms(**overrides: Any) -> OutgoingSms:
@@ -115,8 +116,11 @@ def test_eum_opted_out_conflict_becomes_recipient_opted_out(eum_client: Any) -> 
             service_message="opted out",
             http_status_code=409,
             response_meta={},
-            modeled_fields={"Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT", "ResourceType": "opt-out-list",
-                            "ResourceId": "default"},
+            modeled_fields={
+                "Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT",
+                "ResourceType": "opt-out-list",
+                "ResourceId": "default",
+            },
         )
         with pytest.raises(RecipientOptedOut):
             sender.send(_sms())
@@ -139,13 +143,12 @@ def test_eum_throttling_is_retryable_and_validation_is_not(eum_client: Any) -> N
 
 
 def test_sns_sender_publishes_to_the_phone_number(aws: None) -> None:
-    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sns.models import sns_backends
 
     client = boto3.client("sns", region_name=REGION)
     result = SnsSender(client).send(_sms(category=Category.TRANSACTIONAL))
     assert result.message_id
-    sent = sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages
+    sent = sns_backends[MOTO_ACCOUNT_ID][REGION].sms_messages
     assert list(sent.values()) == [("+14155550123", "Example Corp Alerts: sale today. Reply STOP to opt out.")]
 
 
@@ -179,9 +182,15 @@ def test_outbound_topic_marks_platform_categories(aws: None) -> None:
     topic_arn = sns.create_topic(Name="OutboundRequests")["TopicArn"]
     sqs, queue_url = _subscribe_queue(topic_arn)
     publisher = SnsOutboundRequests(sns, topic_arn)
-    publisher.publish(OutboundRequest(program="alerts", category=Category.COMPLIANCE_REPLY, recipients=("+14155550123",), body="hi"))
-    publisher.publish(OutboundRequest(program="alerts", category=Category.MARKETING, recipients=("+14155550123",), body="sale"))
-    envelopes = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]]
+    publisher.publish(
+        OutboundRequest(program="alerts", category=Category.COMPLIANCE_REPLY, recipients=("+14155550123",), body="hi")
+    )
+    publisher.publish(
+        OutboundRequest(program="alerts", category=Category.MARKETING, recipients=("+14155550123",), body="sale")
+    )
+    envelopes = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    ]
     by_category = {json.loads(e["Message"])["category"]: e for e in envelopes}
     assert by_category["compliance_reply"]["MessageAttributes"]["sms_consent_origin"]["Value"] == "platform"
     assert "sms_consent_origin" not in by_category["marketing"]["MessageAttributes"]

@@ -48,7 +48,8 @@ def test_reply_without_stop_instructions_names_file_program_and_field(tmp_path: 
     assert error.where == "program 'alerts'"
     assert error.field == "replies.confirmation"
     assert "STOP" in error.message
-    assert str(path) in str(error) and "replies.confirmation" in str(error)
+    assert str(path) in str(error)
+    assert "replies.confirmation" in str(error)
 
 
 def test_unknown_keyword_action_is_rejected(tmp_path: Path, sample: dict[str, Any]) -> None:
@@ -71,7 +72,12 @@ def test_malformed_sender_number_is_rejected(tmp_path: Path, sample: dict[str, A
 @pytest.mark.parametrize(
     ("path", "value", "field", "fragment"),
     [
-        (("programs", "alerts", "replies", "help"), "Call us anytime. Reply STOP to cancel.", "replies.help", "support contact"),
+        (
+            ("programs", "alerts", "replies", "help"),
+            "Call us anytime. Reply STOP to cancel.",
+            "replies.help",
+            "support contact",
+        ),
         (("programs", "alerts", "replies", "stop"), "Bye for now!", "replies.stop", "no more messages"),
         (
             ("programs", "alerts", "replies", "optin_prompt"),

@@ -29,7 +29,9 @@ def test_other_regions_and_types() -> None:
     assert parse("+448001234567").number_type is NumberType.TOLL_FREE
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "hello", "+1", "123", "+1 555 12", "9" * 65, "+999 123 456 789", "\x00+1415"])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "hello", "+1", "123", "+1 555 12", "9" * 65, "+999 123 456 789", "\x00+1415"]
+)
 def test_garbage_is_rejected(raw: str) -> None:
     with pytest.raises(InvalidPhoneNumber):
         parse(raw)

@@ -248,7 +248,9 @@ def _mentions(text: str, words: tuple[str, ...]) -> bool:
     return any(re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) for word in words)
 
 
-def _lint_replies(program_id: str, program: Program, language: str, replies: Replies, field: str) -> Iterator[LintProblem]:
+def _lint_replies(
+    program_id: str, program: Program, language: str, replies: Replies, field: str
+) -> Iterator[LintProblem]:
     where = f"program '{program_id}'"
     rates = RATES if language == "en" else RATES_BY_LANGUAGE.get(language, RATES)
     stop_words = STOP_WORDS_BY_LANGUAGE.get(language, ("STOP",))
@@ -278,14 +280,20 @@ def lint(config: ProgramConfig) -> list[LintProblem]:
     problems: list[LintProblem] = []
     for program_id, program in config.programs.items():
         if program.double_opt_in and program.replies.optin_prompt is None:
-            problems.append(LintProblem(f"program '{program_id}'", "replies.optin_prompt", "double opt-in needs a prompt"))
+            problems.append(
+                LintProblem(f"program '{program_id}'", "replies.optin_prompt", "double opt-in needs a prompt")
+            )
         problems.extend(_lint_replies(program_id, program, program.default_language, program.replies, "replies"))
         for language, replies in program.translations.items():
             problems.extend(_lint_replies(program_id, program, language, replies, f"translations.{language}"))
     for index, sender in enumerate(config.senders):
         if sender.stop_all and not STOP_CONFIRMED.search(sender.stop_all):
             problems.append(
-                LintProblem(f"senders[{index}]", "stop_all", "the STOP ALL reply must confirm that no more messages will be sent")
+                LintProblem(
+                    f"senders[{index}]",
+                    "stop_all",
+                    "the STOP ALL reply must confirm that no more messages will be sent",
+                )
             )
         if sender.help and not CONTACT.search(sender.help):
             problems.append(LintProblem(f"senders[{index}]", "help", "the HELP reply must give a support contact"))

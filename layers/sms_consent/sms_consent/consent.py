@@ -195,7 +195,14 @@ def revoke(
         consumer_opted_out=source in (Source.KEYWORD, Source.CARRIER) or bool(old and old.consumer_opted_out),
     )
     event = AuditEvent(
-        EventType.REVOKED, utc(now), state.phone, program, old.status if old else None, Status.UNSUBSCRIBED, source, evidence
+        EventType.REVOKED,
+        utc(now),
+        state.phone,
+        program,
+        old.status if old else None,
+        Status.UNSUBSCRIBED,
+        source,
+        evidence,
     )
     return Change(_set_program(state, program, new), (event,))
 
@@ -211,7 +218,14 @@ def grant(
         return Change(state)
     new = ProgramState(status=Status.SUBSCRIBED, source=source, updated_at=utc(now), decided_at=utc(at))
     event = AuditEvent(
-        EventType.GRANTED, utc(now), state.phone, program, old.status if old else None, Status.SUBSCRIBED, source, evidence
+        EventType.GRANTED,
+        utc(now),
+        state.phone,
+        program,
+        old.status if old else None,
+        Status.SUBSCRIBED,
+        source,
+        evidence,
     )
     return Change(_set_program(state, program, new), (event,))
 
@@ -235,7 +249,9 @@ def request_confirmation(
         requested_at=utc(now), expires_at=utc(now) + window, source=source, prompt_request_id=prompt_request_id
     )
     if old is None:
-        new = ProgramState(status=Status.PENDING, source=source, updated_at=utc(now), decided_at=utc(at), pending=pending)
+        new = ProgramState(
+            status=Status.PENDING, source=source, updated_at=utc(now), decided_at=utc(at), pending=pending
+        )
     else:
         new = replace(old, pending=pending, updated_at=utc(now))
     event = AuditEvent(

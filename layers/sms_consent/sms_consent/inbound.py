@@ -25,12 +25,12 @@ class InboundSms(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    originationNumber: str = Field(min_length=3, max_length=64)  # noqa: N815 - AWS field names
-    destinationNumber: str = Field(min_length=3, max_length=64)  # noqa: N815
-    messageBody: str = Field(max_length=MAX_INBOUND_BODY)  # noqa: N815
-    inboundMessageId: str = Field(min_length=1, max_length=128)  # noqa: N815
-    messageKeyword: str | None = Field(default=None, max_length=128)  # noqa: N815
-    previousPublishedMessageId: str | None = Field(default=None, max_length=128)  # noqa: N815
+    originationNumber: str = Field(min_length=3, max_length=64)
+    destinationNumber: str = Field(min_length=3, max_length=64)
+    messageBody: str = Field(max_length=MAX_INBOUND_BODY)
+    inboundMessageId: str = Field(min_length=1, max_length=128)
+    messageKeyword: str | None = Field(default=None, max_length=128)
+    previousPublishedMessageId: str | None = Field(default=None, max_length=128)
 
 
 class Action(StrEnum):

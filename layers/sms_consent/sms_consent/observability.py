@@ -28,7 +28,7 @@ def _masked(value: Any) -> Any:
 class MaskingFormatter(LambdaPowertoolsFormatter):
     """Masks phone-number-like text in every field, including exceptions and extra keys."""
 
-    def serialize(self, log: dict[str, Any]) -> str:
+    def serialize(self, log: Any) -> str:
         return super().serialize(
             log={key: value if key in _SYSTEM_KEYS else _masked(value) for key, value in log.items()}
         )

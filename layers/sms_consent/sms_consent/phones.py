@@ -13,9 +13,7 @@ MAX_INPUT_LENGTH = 64
 SHORT_CODE = re.compile(r"^\d{3,8}$")
 # Numbers in free text and log lines: E.164-like runs, NANP 3-3-4 groupings and long digit runs.
 # Dates (4-2-2) and times do not match.
-PHONE_IN_TEXT = re.compile(
-    r"(?<![\w+])(?:\+\d[\d ().-]{5,18}\d|\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}|\d{10,15})(?!\w)"
-)
+PHONE_IN_TEXT = re.compile(r"(?<![\w+])(?:\+\d[\d ().-]{5,18}\d|\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}|\d{10,15})(?!\w)")
 
 
 class NumberType(StrEnum):
@@ -111,7 +109,11 @@ def mask(phone: str) -> str:
     if len(digits) <= 4:
         return "*" * len(digits)
     head = digits[:2] if phone.strip().startswith("+") else ""
-    return f"+{head}{'*' * (len(digits) - len(head) - 2)}{digits[-2:]}" if head else f"{'*' * (len(digits) - 2)}{digits[-2:]}"
+    return (
+        f"+{head}{'*' * (len(digits) - len(head) - 2)}{digits[-2:]}"
+        if head
+        else f"{'*' * (len(digits) - 2)}{digits[-2:]}"
+    )
 
 
 def mask_text(text: str) -> str:

@@ -53,7 +53,7 @@ class Settings(BaseModel):
         names["aws_region"] = "AWS_REGION"
         raw = {field: env[var] for field, var in names.items() if env.get(var, "") != ""}
         try:
-            return cls(**raw)
+            return cls.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{names.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else '?'}: {err['msg']}"

@@ -68,3 +68,11 @@ def sms_sender() -> SmsSender:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def reset() -> None:
+    """Forget everything built so far (tests switch environments between cases)."""
+    from sms_consent.adapters.aws import client
+
+    for cached in (settings, program_config, number_store, outbound_requests, event_sink, sms_sender, client):
+        cached.cache_clear()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-RETRY_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}, "connect_timeout": 3, "read_timeout": 10}
+RETRY_CONFIG: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": 5},
+    "connect_timeout": 3,
+    "read_timeout": 10,
+}
 
 
 @functools.cache
@@ -13,4 +17,5 @@ def client(service: str, region: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.session.Session().client(service, region_name=region, config=Config(**RETRY_CONFIG))
+    session: Any = boto3.session.Session()
+    return session.client(service, region_name=region, config=Config(**RETRY_CONFIG))

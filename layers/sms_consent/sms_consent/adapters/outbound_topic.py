@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sms_consent.messages import ORIGIN_ATTRIBUTE, PLATFORM_ORIGIN, PLATFORM_ONLY_CATEGORIES, OutboundRequest
+from sms_consent.messages import ORIGIN_ATTRIBUTE, PLATFORM_ONLY_CATEGORIES, PLATFORM_ORIGIN, OutboundRequest
 
 
 class SnsOutboundRequests:

@@ -110,8 +110,9 @@ class OutboxSender:
         return result
 
 
-def build_sender(adapter: str, *, region: str, outbox_path: Path, configuration_set: str = "",
-                 protect_configuration_id: str = "") -> SmsSender:
+def build_sender(
+    adapter: str, *, region: str, outbox_path: Path, configuration_set: str = "", protect_configuration_id: str = ""
+) -> SmsSender:
     from sms_consent.adapters.aws import client
 
     if adapter == "outbox":

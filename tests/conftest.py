@@ -1,0 +1,165 @@
+"""Shared fixtures: AWS on moto in process, with the template's own resources.
+
+`aws_stack` gives a test the table, topics and bus that `template.yaml` defines, the environment the
+functions get, probes that capture what reaches the outbound topic and the event bus, and the local
+outbox file. Handlers are invoked through `sms_consent_local.harness` the way `sam local invoke` would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parent.parent
+for extra in (ROOT / "layers" / "sms_consent", ROOT / "local"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+from sms_consent import wiring  # noqa: E402
+from sms_consent.repository.table import bind  # noqa: E402
+
+REGION = "us-east-1"
+EVENTS_DIR = ROOT / "events"
+
+
+@dataclass
+class AwsStack:
+    """The template's resources on moto, plus probes on what leaves the functions."""
+
+    region: str
+    resources: dict[str, str]  # logical id -> physical name / ARN / URL
+    env: dict[str, str]
+    outbox: Path
+    _probes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def table_name(self) -> str:
+        return self.resources["ConsentTable"]
+
+    @property
+    def outbound_topic_arn(self) -> str:
+        return self.resources["OutboundRequestsTopic"]
+
+    @property
+    def inbound_topic_arn(self) -> str:
+        return self.resources["InboundSmsTopic"]
+
+    @property
+    def event_bus_name(self) -> str:
+        return self.resources["ConsentEventBus"]
+
+    def _drain(self, probe: str) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs", region_name=self.region)
+        bodies: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self._probes[probe], MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return bodies
+            for message in batch:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._probes[probe], ReceiptHandle=message["ReceiptHandle"])
+
+    def outbound_envelopes(self) -> list[dict[str, Any]]:
+        """SNS envelopes published to OutboundRequestsTopic since the last call (consumed)."""
+        return self._drain("outbound")
+
+    def outbound_requests(self) -> list[dict[str, Any]]:
+        return [json.loads(envelope["Message"]) for envelope in self.outbound_envelopes()]
+
+    def bus_events(self) -> list[dict[str, Any]]:
+        """Events put on ConsentEventBus since the last call (consumed)."""
+        return self._drain("bus")
+
+    def outbox_lines(self) -> list[dict[str, Any]]:
+        if not self.outbox.exists():
+            return []
+        return [json.loads(line) for line in self.outbox.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def sns_event_for(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Turn an SNS envelope (as SQS received it) into the Lambda SNS event the subscriber would get."""
+        return {
+            "Records": [
+                {
+                    "EventSource": "aws:sns",
+                    "EventVersion": "1.0",
+                    "EventSubscriptionArn": f"{envelope['TopicArn']}:subscription",
+                    "Sns": {
+                        "Type": envelope["Type"],
+                        "MessageId": envelope["MessageId"],
+                        "TopicArn": envelope["TopicArn"],
+                        "Subject": envelope.get("Subject"),
+                        "Message": envelope["Message"],
+                        "Timestamp": envelope["Timestamp"],
+                        "SignatureVersion": envelope.get("SignatureVersion", "1"),
+                        "Signature": envelope.get("Signature", "EXAMPLE"),
+                        "SigningCertUrl": envelope.get("SigningCertURL", "EXAMPLE"),
+                        "UnsubscribeUrl": envelope.get("UnsubscribeURL", "EXAMPLE"),
+                        "MessageAttributes": envelope.get("MessageAttributes", {}),
+                    },
+                }
+            ]
+        }
+
+
+def load_event(relative: str) -> dict[str, Any]:
+    """A sample event from events/ (e.g. "inbound_sms/help.json")."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / relative).read_text(encoding="utf-8"))
+    return event
+
+
+def _add_probe(stack: AwsStack, name: str, *, topic_arn: str | None = None, bus: str | None = None) -> None:
+    sqs = boto3.client("sqs", region_name=stack.region)
+    url = sqs.create_queue(QueueName=f"probe-{name}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    if topic_arn:
+        boto3.client("sns", region_name=stack.region).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    if bus:
+        events = boto3.client("events", region_name=stack.region)
+        events.put_rule(Name=f"probe-{name}", EventBusName=bus, EventPattern=json.dumps({"source": ["sms-consent"]}))
+        events.put_targets(Rule=f"probe-{name}", EventBusName=bus, Targets=[{"Id": "probe", "Arn": arn}])
+    stack._probes[name] = url
+
+
+@pytest.fixture
+def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
+    from sms_consent_local.harness import function_environment
+    from sms_consent_local.resources import create_resources
+    from sms_consent_local.template import load_template
+
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+    for name, value in credentials.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        template = load_template(ROOT / "template.yaml")
+        resources = create_resources(template, region=REGION)
+        outbox = tmp_path / "outbox.jsonl"
+        env = {
+            **function_environment(template, "InboundSmsFunction", resources, outbox_path=outbox),
+            **credentials,
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        stack = AwsStack(region=REGION, resources=resources, env=env, outbox=outbox)
+        _add_probe(stack, "outbound", topic_arn=stack.outbound_topic_arn)
+        _add_probe(stack, "bus", bus=stack.event_bus_name)
+        wiring.reset()
+        bind(stack.table_name, REGION)
+        yield stack
+        wiring.reset()
