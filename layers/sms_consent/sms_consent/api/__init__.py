@@ -1,0 +1,1 @@
+"""HTTP routes (Powertools event_handler Routers) that the API functions include."""
