@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from sms_consent.messages import BusEvent
 
 
 class Status(StrEnum):
@@ -280,3 +283,40 @@ def merge(*changes: Change) -> Change:
     if not changes:
         raise ValueError("nothing to merge")
     return Change(changes[-1].state, tuple(event for change in changes for event in change.events))
+
+
+def block(
+    state: NumberState, *, block_type: int, reason: str, text: str, source: str, now: datetime, evidence: dict[str, Any]
+) -> Change:
+    """Put the number on the blocklist (1 inbound, 2 outbound, 3 both); replaces an earlier entry."""
+    if block_type not in (1, 2, 3):
+        raise ValueError("block type must be 1 (inbound), 2 (outbound) or 3 (both)")
+    old = state.block
+    if old is not None and (old.type, old.reason, old.text) == (block_type, reason, text):
+        return Change(state)
+    entry = Block(type=block_type, reason=reason, text=text, added_at=old.added_at if old else utc(now))
+    event = AuditEvent(
+        EventType.BLOCKED,
+        utc(now),
+        state.phone,
+        None,
+        f"blocked:{old.type}" if old else None,
+        f"blocked:{block_type}",
+        source,
+        {**evidence, "reason": reason, "text": text},
+    )
+    return Change(replace(state, block=entry), (event,))
+
+
+def unblock(state: NumberState, *, source: str, now: datetime, evidence: dict[str, Any]) -> Change:
+    if state.block is None:
+        return Change(state)
+    event = AuditEvent(
+        EventType.UNBLOCKED, utc(now), state.phone, None, f"blocked:{state.block.type}", None, source, evidence
+    )
+    return Change(replace(state, block=None), (event,))
+
+
+def bus_events(events: Iterable[AuditEvent]) -> list[BusEvent]:
+    """The EventBridge form of audit events (ConsentGranted, ConsentRevoked, NumberBlocked, ...)."""
+    return [BusEvent(detail_type=event.event_type.value, detail=event.detail()) for event in events]

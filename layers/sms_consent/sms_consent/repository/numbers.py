@@ -29,7 +29,7 @@ from sms_consent.consent import (
     iso,
     parse_iso,
 )
-from sms_consent.repository.table import TableItem
+from sms_consent.repository.table import Gsi1, TableItem
 
 BATCH_GET_LIMIT = 100
 BLOCKLIST_INDEX_KEY = "BLOCKLIST"
@@ -52,6 +52,7 @@ class NumberStateItem(TableItem):
     # Sparse index: present only while the number is on the blocklist.
     gsi1pk = UnicodeAttribute(null=True, attr_name="GSI1PK")
     gsi1sk = UnicodeAttribute(null=True, attr_name="GSI1SK")
+    gsi1 = Gsi1()
 
 
 class AuditEventItem(TableItem):

@@ -1,0 +1,117 @@
+"""Blocklist rules that need no storage: CSV import and export, search filters (seed 004).
+
+Type 1 discards inbound messages (an opt-out keyword still counts), type 2 discards outbound ones
+(replies included), type 3 both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sms_consent import phones
+from sms_consent.consent import Block, iso
+
+CSV_HEADER = ("Mobile Number", "Block Type")
+MAX_IMPORT_ROWS = 10_000
+# The seed's search form names the types; the API accepts either the name or the number.
+TYPE_NAMES = {"interactive": 1, "inbound": 1, "broadcast": 2, "outbound": 2, "all": 3, "both": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    line: int
+    phone: str
+    block_type: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    line: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    phone: str
+    block: Block
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "phone": self.phone,
+            "type": self.block.type,
+            "reason": self.block.reason,
+            "text": self.block.text,
+            "added_at": iso(self.block.added_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    block_type: int | None = None
+    text: str | None = None
+    phone_prefix: str | None = None  # digits of the E.164 number, country code first ("44", "+1415")
+
+    def matches(self, entry: Entry) -> bool:
+        if self.block_type is not None and entry.block.type != self.block_type:
+            return False
+        if self.text and self.text.casefold() not in entry.block.text.casefold():
+            return False
+        return not (self.phone_prefix and not entry.phone.lstrip("+").startswith(self.phone_prefix.lstrip("+")))
+
+
+def parse_type(value: str | int) -> int:
+    if isinstance(value, int) or value.strip().isdigit():
+        number = int(value)
+        if number in (1, 2, 3):
+            return number
+        raise ValueError("block type must be 1, 2 or 3")
+    try:
+        return TYPE_NAMES[value.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown block type '{value}'") from None
+
+
+def parse_import(text: str, default_region: str) -> tuple[list[ImportRow], list[ImportProblem]]:
+    """Rows to import and the lines rejected, each with its reason. Line numbers count the header."""
+    rows: list[ImportRow] = []
+    problems: list[ImportProblem] = []
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or tuple(cell.strip() for cell in header[:2]) != CSV_HEADER:
+        return [], [ImportProblem(1, f"the first line must be the header '{','.join(CSV_HEADER)}'")]
+    for number, record in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(rows) + len(problems) >= MAX_IMPORT_ROWS:
+            problems.append(ImportProblem(number, f"more than {MAX_IMPORT_ROWS} rows; the rest was not read"))
+            break
+        if len(record) < 2:
+            problems.append(ImportProblem(number, "expected two columns: Mobile Number, Block Type"))
+            continue
+        try:
+            phone = phones.to_e164(record[0].strip(), default_region)
+        except phones.InvalidPhoneNumber as exc:
+            problems.append(ImportProblem(number, str(exc)))
+            continue
+        try:
+            block_type = parse_type(record[1])
+        except ValueError as exc:
+            problems.append(ImportProblem(number, str(exc)))
+            continue
+        rows.append(ImportRow(number, phone, block_type))
+    return rows, problems
+
+
+def to_csv(entries: Iterable[Entry]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CSV_HEADER, "Reason", "Text", "Added At"])
+    for entry in entries:
+        writer.writerow([entry.phone, entry.block.type, entry.block.reason, entry.block.text, iso(entry.block.added_at)])
+    return out.getvalue()

@@ -1,0 +1,82 @@
+"""Blocklist search on the sparse GSI1 of number-state items (GSI1PK `BLOCKLIST`, GSI1SK `<added_at>#<phone>`).
+
+Entries are changed through repository.numbers (the block lives on the number's state item, which
+is what the send gate reads); this module only lists them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+from sms_consent.blocklist import Entry, SearchFilter
+from sms_consent.consent import iso
+from sms_consent.repository.numbers import BLOCKLIST_INDEX_KEY, NumberStateItem, to_state
+
+PAGE_SIZE = 100
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def _encode(key: dict[str, object] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _decode(cursor: str | None) -> dict[str, object] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        raise BadCursor("the cursor is not one this API returned") from None
+    if not isinstance(key, dict):
+        raise BadCursor("the cursor is not one this API returned")
+    return key
+
+
+def _key_of(item: NumberStateItem) -> dict[str, object]:
+    """The index position just after `item`, so that the next page starts with the item after it."""
+    return {
+        "PK": {"S": item.pk},
+        "SK": {"S": item.sk},
+        "GSI1PK": {"S": item.gsi1pk},
+        "GSI1SK": {"S": item.gsi1sk},
+    }
+
+
+def search(where: SearchFilter, *, limit: int = PAGE_SIZE, cursor: str | None = None) -> tuple[list[Entry], str | None]:
+    """Entries oldest first, at most `limit`, and a cursor for the next page (None at the end)."""
+    low = iso(where.date_from) if where.date_from else "0"
+    high = (iso(where.date_to) if where.date_to else "9") + "~"
+    found: list[Entry] = []
+    last_key = _decode(cursor)
+    while True:
+        page = NumberStateItem.gsi1.query(
+            BLOCKLIST_INDEX_KEY,
+            NumberStateItem.gsi1sk.between(low, high),
+            limit=PAGE_SIZE,
+            last_evaluated_key=last_key,
+        )
+        for item in page:
+            state = to_state(item)
+            if state.block is not None:
+                entry = Entry(state.phone, state.block)
+                if where.matches(entry):
+                    found.append(entry)
+            if len(found) >= limit:
+                return found, _encode(_key_of(item))
+        last_key = page.last_evaluated_key
+        if not last_key:
+            return found, None
+
+
+def export(where: SearchFilter) -> Iterator[Entry]:
+    cursor: str | None = None
+    while True:
+        entries, cursor = search(where, cursor=cursor)
+        yield from entries
+        if cursor is None:
+            return
