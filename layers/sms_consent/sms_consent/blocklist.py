@@ -113,5 +113,7 @@ def to_csv(entries: Iterable[Entry]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*CSV_HEADER, "Reason", "Text", "Added At"])
     for entry in entries:
-        writer.writerow([entry.phone, entry.block.type, entry.block.reason, entry.block.text, iso(entry.block.added_at)])
+        writer.writerow(
+            [entry.phone, entry.block.type, entry.block.reason, entry.block.text, iso(entry.block.added_at)]
+        )
     return out.getvalue()

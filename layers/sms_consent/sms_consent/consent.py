@@ -168,10 +168,12 @@ class Change:
 
     state: NumberState
     events: tuple[AuditEvent, ...] = ()
+    # The state must be written even though nothing new needs proving (e.g. a newer decision time).
+    touched: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.events)
+        return bool(self.events) or self.touched
 
 
 def _is_stale(state: NumberState, program: str, at: datetime) -> bool:
@@ -218,8 +220,14 @@ def grant(
         return Change(state)
     old = state.programs.get(program)
     if old is not None and old.status is Status.SUBSCRIBED:
-        return Change(state)
+        # Already subscribed: nothing to prove, but this newer decision must win over older ones still in flight.
+        return Change(_set_program(state, program, replace(old, decided_at=utc(at))), touched=True)
     new = ProgramState(status=Status.SUBSCRIBED, source=source, updated_at=utc(now), decided_at=utc(at))
+    if old is not None and old.pending is not None:
+        # Completes a double opt-in: the proof links the confirmation to its prompt.
+        evidence = {**evidence, "double_opt_in": True, "prompt_request_id": old.pending.prompt_request_id}
+        if old.pending.prompt_message_id:
+            evidence["prompt_message_id"] = old.pending.prompt_message_id
     event = AuditEvent(
         EventType.GRANTED,
         utc(now),
@@ -282,7 +290,11 @@ def merge(*changes: Change) -> Change:
     """Chain changes made one after another on the same number."""
     if not changes:
         raise ValueError("nothing to merge")
-    return Change(changes[-1].state, tuple(event for change in changes for event in change.events))
+    return Change(
+        changes[-1].state,
+        tuple(event for change in changes for event in change.events),
+        touched=any(change.touched for change in changes),
+    )
 
 
 def block(

@@ -29,6 +29,7 @@ from sms_consent.consent import (
     iso,
     parse_iso,
 )
+from sms_consent.repository import metrics
 from sms_consent.repository.table import Gsi1, TableItem
 
 BATCH_GET_LIMIT = 100
@@ -222,12 +223,15 @@ def save(state: NumberState, events: Iterable[AuditEvent]) -> NumberState:
     expected = state.version
     item.version = expected + 1
     condition = NumberStateItem.version == expected if expected else NumberStateItem.pk.does_not_exist()
+    events = list(events)
     event_items = [_event_item(event) for event in events]
     try:
         with TransactWrite(connection=_connection()) as transaction:
             transaction.save(item, condition=condition)
             for event_item in event_items:
                 transaction.save(event_item, condition=AuditEventItem.pk.does_not_exist())
+            for metrics_item, actions in metrics.transaction_updates(events):
+                transaction.update(metrics_item, actions=actions)
     except TransactWriteError as exc:
         if exc.cause_response_code == "TransactionCanceledException":
             raise ConcurrentUpdate(f"number changed concurrently (expected version {expected})") from exc

@@ -1,0 +1,94 @@
+"""Opt-in and opt-out figures per program: daily counters and a running subscriber count.
+
+They are updated inside the same transaction that changes a number (repository.numbers.save), so
+they never drift from the audit trail; reading a period is one Query plus one GetItem.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute
+
+from sms_consent.consent import AuditEvent, EventType, Status
+from sms_consent.repository.table import TableItem
+
+FIGURES = ("opt_ins", "opt_outs", "prompts", "confirmations")
+
+
+class ProgramMetricsItem(TableItem):
+    opt_ins = NumberAttribute(default=0)
+    opt_outs = NumberAttribute(default=0)
+    prompts = NumberAttribute(default=0)
+    confirmations = NumberAttribute(default=0)
+    subscribers = NumberAttribute(default=0)
+
+
+def _key(program: str) -> str:
+    return f"METRICS#{program}"
+
+
+def deltas(events: Iterable[AuditEvent]) -> dict[tuple[str, str], Counter[str]]:
+    """(partition, sort key) -> counter increments for a set of audit events."""
+    changes: dict[tuple[str, str], Counter[str]] = {}
+    for event in events:
+        if event.program is None:
+            continue
+        day = (_key(event.program), f"DAY#{event.at.date().isoformat()}")
+        total = (_key(event.program), "TOTAL")
+        if event.event_type is EventType.GRANTED:
+            changes.setdefault(day, Counter())["opt_ins"] += 1
+            if event.evidence.get("double_opt_in"):
+                changes[day]["confirmations"] += 1
+            changes.setdefault(total, Counter())["subscribers"] += 1
+        elif event.event_type is EventType.REVOKED:
+            changes.setdefault(day, Counter())["opt_outs"] += 1
+            if event.old_status == Status.SUBSCRIBED:
+                changes.setdefault(total, Counter())["subscribers"] -= 1
+        elif event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED:
+            changes.setdefault(day, Counter())["prompts"] += 1
+    return changes
+
+
+def transaction_updates(events: Iterable[AuditEvent]) -> list[tuple[ProgramMetricsItem, list[Any]]]:
+    """One update per counter item (a transaction may touch each item once)."""
+    updates = []
+    for (pk, sk), counts in deltas(events).items():
+        item = ProgramMetricsItem(pk=pk, sk=sk)
+        actions = [getattr(ProgramMetricsItem, name).add(value) for name, value in counts.items() if value]
+        if actions:
+            updates.append((item, actions))
+    return updates
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramFigures:
+    program: str
+    opt_ins: int
+    opt_outs: int
+    prompts: int
+    confirmations: int
+    subscribers: int
+
+    @property
+    def double_opt_in_conversion(self) -> float | None:
+        return round(self.confirmations / self.prompts, 4) if self.prompts else None
+
+
+def read(program: str, first_day: date, last_day: date) -> ProgramFigures:
+    sums: Counter[str] = Counter()
+    days = ProgramMetricsItem.query(
+        _key(program), ProgramMetricsItem.sk.between(f"DAY#{first_day.isoformat()}", f"DAY#{last_day.isoformat()}")
+    )
+    for item in days:
+        for name in FIGURES:
+            sums[name] += int(getattr(item, name) or 0)
+    try:
+        subscribers = int(ProgramMetricsItem.get(_key(program), "TOTAL").subscribers or 0)
+    except ProgramMetricsItem.DoesNotExist:
+        subscribers = 0
+    return ProgramFigures(program, *(sums[name] for name in FIGURES), subscribers=max(subscribers, 0))
