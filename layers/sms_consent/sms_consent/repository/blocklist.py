@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from typing import Any
 
 from sms_consent.blocklist import Entry, SearchFilter
 from sms_consent.consent import iso
@@ -21,23 +22,23 @@ class BadCursor(ValueError):
     pass
 
 
-def _encode(key: dict[str, object] | None) -> str | None:
+def _encode(key: dict[str, dict[str, Any]] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
 
 
-def _decode(cursor: str | None) -> dict[str, object] | None:
+def _decode(cursor: str | None) -> dict[str, dict[str, Any]] | None:
     if not cursor:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError):
         raise BadCursor("the cursor is not one this API returned") from None
-    if not isinstance(key, dict):
+    if not isinstance(key, dict) or not all(isinstance(value, dict) for value in key.values()):
         raise BadCursor("the cursor is not one this API returned")
     return key
 
 
-def _key_of(item: NumberStateItem) -> dict[str, object]:
+def _key_of(item: NumberStateItem) -> dict[str, dict[str, Any]]:
     """The index position just after `item`, so that the next page starts with the item after it."""
     return {
         "PK": {"S": item.pk},

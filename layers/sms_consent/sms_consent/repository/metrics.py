@@ -91,4 +91,11 @@ def read(program: str, first_day: date, last_day: date) -> ProgramFigures:
         subscribers = int(ProgramMetricsItem.get(_key(program), "TOTAL").subscribers or 0)
     except ProgramMetricsItem.DoesNotExist:
         subscribers = 0
-    return ProgramFigures(program, *(sums[name] for name in FIGURES), subscribers=max(subscribers, 0))
+    return ProgramFigures(
+        program,
+        opt_ins=sums["opt_ins"],
+        opt_outs=sums["opt_outs"],
+        prompts=sums["prompts"],
+        confirmations=sums["confirmations"],
+        subscribers=max(subscribers, 0),
+    )
