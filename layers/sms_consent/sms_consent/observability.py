@@ -36,4 +36,5 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(logger_formatter=MaskingFormatter())
 metrics = Metrics()
-tracer = Tracer()
+# Patch botocore only: it traces every AWS call (pynamodb included) without importing more at cold start.
+tracer = Tracer(patch_modules=("botocore",))

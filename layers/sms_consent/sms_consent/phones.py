@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-
-import phonenumbers
-from phonenumbers import PhoneNumberType, timezone
 
 MAX_INPUT_LENGTH = 64
 SHORT_CODE = re.compile(r"^\d{3,8}$")
@@ -31,19 +29,24 @@ class NumberType(StrEnum):
     UNKNOWN = "unknown"
 
 
-_TYPE_NAMES: dict[int, NumberType] = {
-    PhoneNumberType.MOBILE: NumberType.MOBILE,
-    PhoneNumberType.FIXED_LINE: NumberType.FIXED_LINE,
-    PhoneNumberType.FIXED_LINE_OR_MOBILE: NumberType.FIXED_LINE_OR_MOBILE,
-    PhoneNumberType.TOLL_FREE: NumberType.TOLL_FREE,
-    PhoneNumberType.PREMIUM_RATE: NumberType.PREMIUM_RATE,
-    PhoneNumberType.SHARED_COST: NumberType.SHARED_COST,
-    PhoneNumberType.VOIP: NumberType.VOIP,
-    PhoneNumberType.PERSONAL_NUMBER: NumberType.PERSONAL_NUMBER,
-    PhoneNumberType.PAGER: NumberType.PAGER,
-    PhoneNumberType.UAN: NumberType.UAN,
-    PhoneNumberType.VOICEMAIL: NumberType.VOICEMAIL,
-}
+@functools.cache
+def _type_names() -> dict[int, NumberType]:
+    from phonenumbers import PhoneNumberType
+
+    return {
+        PhoneNumberType.MOBILE: NumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE: NumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE: NumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.TOLL_FREE: NumberType.TOLL_FREE,
+        PhoneNumberType.PREMIUM_RATE: NumberType.PREMIUM_RATE,
+        PhoneNumberType.SHARED_COST: NumberType.SHARED_COST,
+        PhoneNumberType.VOIP: NumberType.VOIP,
+        PhoneNumberType.PERSONAL_NUMBER: NumberType.PERSONAL_NUMBER,
+        PhoneNumberType.PAGER: NumberType.PAGER,
+        PhoneNumberType.UAN: NumberType.UAN,
+        PhoneNumberType.VOICEMAIL: NumberType.VOICEMAIL,
+    }
+
 
 # Types that cost the sender money per message or that no consumer owns.
 RISKY_NUMBER_TYPES = frozenset(
@@ -71,6 +74,10 @@ class PhoneInfo:
 
 def parse(raw: str, default_region: str = "US") -> PhoneInfo:
     """Parse any format `phonenumbers` understands; raise InvalidPhoneNumber otherwise."""
+    # Imported on first use: its metadata is a large part of a cold start otherwise.
+    import phonenumbers
+    from phonenumbers import timezone
+
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidPhoneNumber("phone number is empty")
     if len(raw) > MAX_INPUT_LENGTH:
@@ -86,7 +93,7 @@ def parse(raw: str, default_region: str = "US") -> PhoneInfo:
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         country=phonenumbers.region_code_for_number(number) or "ZZ",
         country_code=number.country_code or 0,
-        number_type=_TYPE_NAMES.get(phonenumbers.number_type(number), NumberType.UNKNOWN),
+        number_type=_type_names().get(phonenumbers.number_type(number), NumberType.UNKNOWN),
         time_zones=zones,
     )
 
