@@ -45,6 +45,11 @@ def outbound(**request: Any) -> str:
     return json.dumps({**base, **request}, ensure_ascii=False)
 
 
+# API Gateway (REST, proxy) requests: (folder, name, method, resource, path); tests fill in the rest.
+API_CASES: list[tuple[str, str, str, str, str]] = [
+    ("admin_api", "search_blocklist", "GET", "/v1/blocklist", "v1/blocklist"),
+]
+
 CASES: list[tuple[str, str, str]] = [
     ("inbound_sms", "help", inbound("HELP")),
     ("send_gate", "marketing", outbound()),
@@ -66,7 +71,38 @@ def sns_event(topic: str, message: str) -> dict[str, Any]:
     return event
 
 
+def api_event(method: str, resource: str, path: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [
+            SAM,
+            "local",
+            "generate-event",
+            "apigateway",
+            "aws-proxy",
+            "--method",
+            method,
+            "--resource",
+            resource,
+            "--path",
+            path,
+            "--body",
+            "",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    event: dict[str, Any] = json.loads(result.stdout)
+    return event
+
+
 def main() -> None:
+    for folder, name, method, resource, path in API_CASES:
+        target = HERE / folder / f"{name}.json"
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(json.dumps(api_event(method, resource, path), indent=2) + "\n")
+        print(target.relative_to(HERE.parent))
     topics = {"inbound_sms": "InboundSmsTopic", "send_gate": "OutboundRequestsTopic"}
     for folder, name, message in CASES:
         path = HERE / folder / f"{name}.json"

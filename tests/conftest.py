@@ -163,3 +163,35 @@ def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSt
         bind(stack.table_name, REGION)
         yield stack
         wiring.reset()
+
+
+def api_request(
+    method: str,
+    path: str,
+    *,
+    resource: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    source_ip: str = "203.0.113.10",
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, from the sam-generated sample, for `method path`."""
+    event = load_event("admin_api/search_blocklist.json")
+    merged_headers = {**event["headers"], "Content-Type": "application/json", **(headers or {})}
+    event.update(
+        httpMethod=method,
+        path=path,
+        resource=resource or path,
+        pathParameters=path_parameters,
+        queryStringParameters=query,
+        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
+        headers=merged_headers,
+        multiValueHeaders={k: [v] for k, v in merged_headers.items()},
+        body=body,
+        isBase64Encoded=False,
+        stageVariables=None,
+    )
+    event["requestContext"].update(httpMethod=method, path=f"/prod{path}", resourcePath=event["resource"])
+    event["requestContext"]["identity"]["sourceIp"] = source_ip
+    return event

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sms_consent import phones
-from sms_consent.consent import Block, iso
+from sms_consent import consent, phones
+from sms_consent.consent import Block, Source, iso
+from sms_consent.ports import EventSink, NumberStore
 
 CSV_HEADER = ("Mobile Number", "Block Type")
 MAX_IMPORT_ROWS = 10_000
@@ -117,3 +118,39 @@ def to_csv(entries: Iterable[Entry]) -> str:
             [entry.phone, entry.block.type, entry.block.reason, entry.block.text, iso(entry.block.added_at)]
         )
     return out.getvalue()
+
+
+# ---------------------------------------------------------------------- changes (through the ports)
+
+
+def put_entry(
+    store: NumberStore, sink: EventSink, phone: str, *, block_type: int, reason: str, text: str, now: datetime
+) -> Entry:
+    """Add or change a number's entry; NumberBlocked goes to the bus when something changed."""
+    state, events = store.update(
+        phone,
+        lambda current: consent.block(
+            current, block_type=block_type, reason=reason, text=text, source=Source.ADMIN, now=now, evidence={}
+        ),
+    )
+    if events:
+        sink.publish(consent.bus_events(events))
+    assert state.block is not None
+    return Entry(phone, state.block)
+
+
+def remove_entry(store: NumberStore, sink: EventSink, phone: str, *, now: datetime) -> bool:
+    """Take a number off the blocklist; False when it was not on it."""
+    _, events = store.update(phone, lambda current: consent.unblock(current, source=Source.ADMIN, now=now, evidence={}))
+    if events:
+        sink.publish(consent.bus_events(events))
+    return bool(events)
+
+
+def import_csv(
+    store: NumberStore, sink: EventSink, text: str, *, default_region: str, now: datetime
+) -> tuple[int, list[ImportProblem]]:
+    rows, problems = parse_import(text, default_region)
+    for row in rows:
+        put_entry(store, sink, row.phone, block_type=row.block_type, reason="import", text="", now=now)
+    return len(rows), problems
