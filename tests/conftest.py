@@ -26,6 +26,7 @@ for extra in (ROOT / "layers" / "sms_consent", ROOT / "local"):
 
 from sms_consent import wiring  # noqa: E402
 from sms_consent.repository.table import bind  # noqa: E402
+from sms_consent_local.harness import FunctionRunner  # noqa: E402
 
 REGION = "us-east-1"
 EVENTS_DIR = ROOT / "events"
@@ -39,7 +40,12 @@ class AwsStack:
     resources: dict[str, str]  # logical id -> physical name / ARN / URL
     env: dict[str, str]
     outbox: Path
+    runner: FunctionRunner
     _probes: dict[str, str] = field(default_factory=dict)
+
+    def invoke(self, function_id: str, event: dict[str, Any] | str, *, reuse: bool = True) -> Any:
+        """Run a function's handler like `sam local invoke -e events/<event> <function_id>`."""
+        return self.runner.invoke(function_id, event, reuse=reuse)
 
     @property
     def table_name(self) -> str:
@@ -131,11 +137,11 @@ def _add_probe(stack: AwsStack, name: str, *, topic_arn: str | None = None, bus:
 
 @pytest.fixture
 def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
-    from sms_consent_local.harness import function_environment
+    from sms_consent_local.harness import FunctionRunner, function_environment
     from sms_consent_local.resources import create_resources
     from sms_consent_local.template import load_template
 
-    for name in [name for name in os.environ if name.startswith("AWS_")]:
+    for name in [name for name in os.environ if name.startswith(("AWS_", "POWERTOOLS_"))]:
         monkeypatch.delenv(name)
     credentials = {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -147,16 +153,26 @@ def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSt
     for name, value in credentials.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        template = load_template(ROOT / "template.yaml")
-        resources = create_resources(template, region=REGION)
+        template = load_template(ROOT / "template.yaml", region=REGION)
+        created = create_resources(template, region=REGION)
         outbox = tmp_path / "outbox.jsonl"
-        env = {
-            **function_environment(template, "InboundSmsFunction", resources, outbox_path=outbox),
-            **credentials,
+        environments = {
+            spec.logical_id: {
+                **function_environment(template, spec.logical_id, created.physical, outbox_path=outbox),
+                **credentials,
+            }
+            for spec in template.functions()
         }
+        env = environments["InboundSmsFunction"]
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        stack = AwsStack(region=REGION, resources=resources, env=env, outbox=outbox)
+        stack = AwsStack(
+            region=REGION,
+            resources=created.physical,
+            env=env,
+            outbox=outbox,
+            runner=FunctionRunner(template, environments),
+        )
         _add_probe(stack, "outbound", topic_arn=stack.outbound_topic_arn)
         _add_probe(stack, "bus", bus=stack.event_bus_name)
         wiring.reset()

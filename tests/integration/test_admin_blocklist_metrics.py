@@ -29,7 +29,10 @@ def call(aws_stack: AwsStack) -> Any:
     def _call(method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
         response = app.resolve(api_request(method, path, **kwargs), Context())
         body = response.get("body") or ""
-        headers = response.get("headers") or {}
+        headers = {
+            **(response.get("headers") or {}),
+            **{k: v[0] for k, v in (response.get("multiValueHeaders") or {}).items()},
+        }
         parsed = json.loads(body) if headers.get("Content-Type", "").startswith("application/json") and body else body
         return response["statusCode"], parsed, headers
 
