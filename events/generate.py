@@ -66,8 +66,15 @@ def sns_event(topic: str, message: str) -> dict[str, Any]:
         env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
     )
     event: dict[str, Any] = json.loads(result.stdout)
-    event["Records"][0]["Sns"]["Message"] = message
-    event["Records"][0]["Sns"]["Subject"] = None
+    sns = event["Records"][0]["Sns"]
+    sns["Message"] = message
+    sns["Subject"] = None
+    # sam leaves these as EXAMPLE; AWS always sends URLs (and Powertools' SnsModel checks them).
+    sns["SigningCertUrl"] = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem"
+    sns["UnsubscribeUrl"] = (
+        "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
+        + event["Records"][0]["EventSubscriptionArn"]
+    )
     return event
 
 

@@ -107,8 +107,8 @@ class AwsStack:
                         "Timestamp": envelope["Timestamp"],
                         "SignatureVersion": envelope.get("SignatureVersion", "1"),
                         "Signature": envelope.get("Signature", "EXAMPLE"),
-                        "SigningCertUrl": envelope.get("SigningCertURL", "EXAMPLE"),
-                        "UnsubscribeUrl": envelope.get("UnsubscribeURL", "EXAMPLE"),
+                        "SigningCertUrl": envelope["SigningCertURL"],
+                        "UnsubscribeUrl": envelope["UnsubscribeURL"],
                         "MessageAttributes": envelope.get("MessageAttributes", {}),
                     },
                 }
