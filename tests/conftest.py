@@ -24,6 +24,10 @@ for extra in (ROOT / "layers" / "sms_consent", ROOT / "local"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+# What Lambda's environment holds before any module is imported (Powertools reads it at import).
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SmsConsent")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "sms-consent")
+
 from sms_consent import wiring  # noqa: E402
 from sms_consent.repository.table import bind  # noqa: E402
 from sms_consent_local.harness import FunctionRunner  # noqa: E402

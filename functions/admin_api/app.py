@@ -1,1 +1,23 @@
-def lambda_handler(event, context): return None
+"""AdminApiFunction: back-office routes behind an API key (API Gateway REST)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sms_consent import wiring
+from sms_consent.api import blocklist_routes, metrics_routes, problems
+from sms_consent.observability import logger, metrics, tracer
+
+app = problems.resolver(wiring.settings().allowed_origin)
+app.include_router(blocklist_routes.router)
+app.include_router(metrics_routes.router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -104,20 +104,33 @@ class FunctionRunner:
         self.env = env  # function id -> environment
         self._modules: dict[str, ModuleType] = {}
 
-    def invoke(self, function_id: str, event: dict[str, Any] | str | Path, *, reuse: bool = True) -> Any:
-        """Call the handler with `event` (a dict, or a path under events/); cold when `reuse` is False."""
+    def load(self, function_id: str) -> ModuleType:
+        """Import (cold start) the function's handler module with its environment."""
+        from sms_consent import wiring
+
+        with environment(self.env[function_id]):
+            wiring.reset()
+            self._modules[function_id] = import_handler_module(self.template, function_id)
+        return self._modules[function_id]
+
+    def invoke(
+        self, function_id: str, event: dict[str, Any] | str | Path, *, reuse: bool = True, apply_env: bool = True
+    ) -> Any:
+        """Call the handler with `event` (a dict, or a path under events/); cold when `reuse` is False.
+
+        `apply_env=False` is for the local stack, which sets the (agreed) environment once for all.
+        """
         if not isinstance(event, dict):
             path = Path(event)
             if not path.is_absolute():
                 path = self.template.path.parent / "events" / path
             event = json.loads(path.read_text(encoding="utf-8"))
         spec = self.template.function(function_id)
+        if not reuse or function_id not in self._modules:
+            self.load(function_id)
+        handler = getattr(self._modules[function_id], spec.handler_name)
+        context = LambdaContext(function_id, timeout_seconds=spec.timeout, region=self.template.region)
+        if not apply_env:
+            return handler(event, context)
         with environment(self.env[function_id]):
-            if not reuse or function_id not in self._modules:
-                from sms_consent import wiring
-
-                wiring.reset()
-                self._modules[function_id] = import_handler_module(self.template, function_id)
-            handler = getattr(self._modules[function_id], spec.handler_name)
-            context = LambdaContext(function_id, timeout_seconds=spec.timeout, region=self.template.region)
             return handler(event, context)

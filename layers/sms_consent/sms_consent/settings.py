@@ -36,6 +36,7 @@ class Settings(BaseModel):
     captcha_provider: Literal["turnstile", "hcaptcha", "recaptcha", "local"] = "turnstile"
     captcha_secret_parameter: str = ""
     pumping_mode: Literal["enforce", "record_only"] = "enforce"
+    allowed_origin: str = Field(default="*", min_length=1, max_length=256)
     deferred_send_queue_url: str = ""
     scheduler_role_arn: str = ""
 

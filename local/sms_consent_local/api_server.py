@@ -1,0 +1,181 @@
+"""API Gateway (REST, Lambda proxy) in front of the template's Api events, for the local stack.
+
+It does what API Gateway does before and after the function: routing by resource path, API keys,
+CORS preflight (the function itself adds CORS headers to its responses, as in AWS), the proxy event
+and the proxy response. Static files of the reference sign-up form are served from web/ at `/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from sms_consent_local.stack import ApiRoute
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+def _unquote(value: str | None) -> str | None:
+    return value.strip().strip("'") if isinstance(value, str) else None
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
+
+
+class ApiGatewayApp:
+    def __init__(
+        self,
+        *,
+        routes: list[ApiRoute],
+        api_key: str,
+        cors: dict[str, Any] | None,
+        invoke: Callable[[str, dict[str, Any]], Any],
+        static_dir: Path,
+    ) -> None:
+        self.routes = routes
+        self.api_key = api_key
+        self.cors = cors or {}
+        self.invoke = invoke
+        self.static_dir = static_dir
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    # ------------------------------------------------------------------ routing
+
+    def _match(self, path: str) -> list[tuple[ApiRoute, dict[str, str]]]:
+        found = []
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match:
+                found.append((route, match.groupdict()))
+        return found
+
+    def handle(self, request: Request) -> Response:
+        matches = self._match(request.path)
+        if request.method == "OPTIONS" and matches and self.cors:
+            return self._preflight(matches)
+        for route, params in matches:
+            if route.method == request.method:
+                return self._call(route, params, request)
+        if matches:
+            return _json(405, {"message": f"{request.method} is not allowed on {request.path}"})
+        static = self._static(request)
+        if static is not None:
+            return static
+        return _json(404, {"message": "Not Found"})
+
+    def _preflight(self, matches: list[tuple[ApiRoute, dict[str, str]]]) -> Response:
+        headers = {
+            "Access-Control-Allow-Origin": _unquote(self.cors.get("AllowOrigin")) or "*",
+            "Access-Control-Allow-Methods": _unquote(self.cors.get("AllowMethods"))
+            or ",".join(sorted({route.method for route, _ in matches} | {"OPTIONS"})),
+            "Access-Control-Allow-Headers": _unquote(self.cors.get("AllowHeaders")) or "Content-Type,X-Api-Key",
+        }
+        max_age = _unquote(self.cors.get("MaxAge"))
+        if max_age:
+            headers["Access-Control-Max-Age"] = max_age
+        return Response("", status=200, headers=headers)
+
+    def _static(self, request: Request) -> Response | None:
+        if request.method != "GET" or not self.static_dir.is_dir():
+            return None
+        relative = request.path.lstrip("/") or "index.html"
+        target = (self.static_dir / relative).resolve()
+        if not target.is_relative_to(self.static_dir.resolve()) or not target.is_file():
+            return None
+        content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return Response(target.read_bytes(), status=200, content_type=content_type)
+
+    # ------------------------------------------------------------------ the proxy integration
+
+    def _call(self, route: ApiRoute, params: dict[str, str], request: Request) -> Response:
+        if route.api_key_required and request.headers.get("x-api-key") != self.api_key:
+            return _json(403, {"message": "Forbidden"})
+        raw = request.get_data(cache=False)
+        if len(raw) > MAX_BODY_BYTES:
+            return _json(413, {"message": "Request Too Long"})
+        event = self._event(route, params, request, raw)
+        try:
+            result = self.invoke(route.function_id, event)
+        except Exception:
+            return _json(502, {"message": "Internal server error"})
+        return self._response(result)
+
+    def _event(self, route: ApiRoute, params: dict[str, str], request: Request, raw: bytes) -> dict[str, Any]:
+        headers = dict(request.headers.items())
+        multi_headers: dict[str, list[str]] = {}
+        for key, value in request.headers.items():
+            multi_headers.setdefault(key, []).append(value)
+        query = {key: values[-1] for key, values in request.args.lists()} or None
+        multi_query = dict(request.args.lists()) or None
+        try:
+            body: str | None = raw.decode("utf-8") if raw else None
+            is_base64 = False
+        except UnicodeDecodeError:
+            body, is_base64 = base64.b64encode(raw).decode(), True
+        source_ip = (request.headers.get("X-Forwarded-For") or request.remote_addr or "127.0.0.1").split(",")[0].strip()
+        now = time.time()
+        return {
+            "resource": route.resource,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": multi_query,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": "local",
+                "resourcePath": route.resource,
+                "httpMethod": request.method,
+                "extendedRequestId": str(uuid.uuid4()),
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "path": request.path,
+                "accountId": "123456789012",
+                "protocol": "HTTP/1.1",
+                "stage": "local",
+                "domainPrefix": "localhost",
+                "requestTimeEpoch": int(now * 1000),
+                "requestId": str(uuid.uuid4()),
+                "identity": {
+                    "sourceIp": source_ip,
+                    "userAgent": request.headers.get("User-Agent", ""),
+                    "apiKey": request.headers.get("x-api-key") if route.api_key_required else None,
+                },
+                "domainName": request.host,
+                "apiId": "local",
+            },
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+
+    @staticmethod
+    def _response(result: Any) -> Response:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return _json(502, {"message": "Internal server error"})
+        headers: list[tuple[str, str]] = []
+        for key, value in (result.get("headers") or {}).items():
+            headers.append((key, str(value)))
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((key, str(value)) for value in values)
+        body = result.get("body") or ""
+        payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+        response = Response(payload, status=int(result["statusCode"]))
+        response.headers.clear()
+        for key, value in headers:
+            response.headers.add(key, value)
+        return response
