@@ -1,0 +1,106 @@
+"""The local stack as a newcomer uses it: `make run`'s command, the `sms` command, the API."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CLI, RunningStack, start_stack, stop_stack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_outputs_have_the_template_keys(local_stack: RunningStack) -> None:
+    for key in (
+        "ApiUrl",
+        "InboundSmsTopicArn",
+        "OutboundRequestsTopicArn",
+        "ConsentTableName",
+        "EventBusName",
+        "ApiKeyId",
+        "ApiKey",
+        "AwsEndpointUrl",
+    ):
+        assert local_stack.outputs[key], key
+    tables = local_stack.client("dynamodb").list_tables()["TableNames"]
+    assert local_stack.outputs["ConsentTableName"] in tables
+
+
+def test_sms_command_prints_the_help_reply(local_stack: RunningStack) -> None:
+    result = subprocess.run(
+        [str(CLI), "--workdir", str(local_stack.workdir), "sms", "+14155550123", "HELP", "--to", "+18005550100"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "support@example.com" in result.stdout
+    assert "compliance_reply" in result.stdout
+    (line,) = [
+        entry
+        for entry in local_stack.outbox_lines()
+        if entry["to"] == "+14155550123" and entry["category"] == "compliance_reply"
+    ][-1:]
+    assert set(line) >= {"to", "from", "body", "media_urls", "category", "request_id", "sent_at"}
+
+
+def test_admin_routes_need_the_api_key(local_stack: RunningStack) -> None:
+    assert local_stack.api("GET", "/v1/blocklist", key=False).status_code == 403
+    assert local_stack.api("GET", "/v1/blocklist", headers={"x-api-key": "wrong"}, key=False).status_code == 403
+    response = local_stack.api("GET", "/v1/blocklist")
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "cursor": None}
+
+
+def test_unknown_route_and_bad_input_get_clear_errors(local_stack: RunningStack) -> None:
+    assert local_stack.api("GET", "/v1/nope").status_code == 404
+    response = local_stack.api("GET", "/v1/blocklist", params={"type": "sideways"})
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "sideways" in response.json()["detail"]
+
+
+def test_cors_preflight_and_response_headers(local_stack: RunningStack) -> None:
+    origin = {"Origin": "http://localhost:8080"}
+    preflight = local_stack.api("OPTIONS", "/v1/optins", key=False, headers=origin)
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] in ("*", "http://localhost:8080")
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    response = local_stack.api("GET", "/v1/blocklist", headers=origin)
+    assert response.headers.get("Access-Control-Allow-Origin") in ("*", "http://localhost:8080")
+
+
+def test_lint_command(tmp_path: Path) -> None:
+    ok = subprocess.run([str(CLI), "lint"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0
+    assert "OK" in ok.stdout
+    bad = tmp_path / "programs.yaml"
+    bad.write_text(json.dumps({"senders": [{"number": "12", "programs": ["x"]}], "programs": {}}))
+    failed = subprocess.run([str(CLI), "lint", str(bad)], capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    assert str(bad) in failed.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_frees_the_ports(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path)
+    api_port = int(stack.api_url.rsplit(":", 1)[1])
+    assert stop_stack(stack) == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", api_port))  # raises if the port were still held
+
+
+def test_sms_without_a_running_stack_says_so(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sms_consent_local.cli", "--workdir", str(tmp_path), "sms", "+14155550123", "HELP"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "make run" in (result.stderr + result.stdout)
