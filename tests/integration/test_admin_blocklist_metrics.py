@@ -12,12 +12,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from sms_consent import consent, wiring
 from sms_consent.api import blocklist_routes, metrics_routes
 from sms_consent.repository import numbers
+from sms_consent_local.harness import LambdaContext
 from tests.conftest import AwsStack, api_request
 
 
-class Context:
-    function_name = "AdminApiFunction"
-    aws_request_id = "req"
+CONTEXT = LambdaContext("AdminApiFunction")
 
 
 @pytest.fixture
@@ -27,7 +26,7 @@ def call(aws_stack: AwsStack) -> Any:
     app.include_router(metrics_routes.router)
 
     def _call(method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
-        response = app.resolve(api_request(method, path, **kwargs), Context())
+        response = app.resolve(api_request(method, path, **kwargs), CONTEXT)  # type: ignore[arg-type]
         body = response.get("body") or ""
         headers = {
             **(response.get("headers") or {}),

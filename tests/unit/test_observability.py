@@ -18,9 +18,9 @@ def captured() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
+    logger.addHandler(handler)  # type: ignore[attr-defined]
     yield stream
-    logger.removeHandler(handler)
+    logger._logger.removeHandler(handler)
 
 
 def _last_line(stream: io.StringIO) -> dict[str, object]:
