@@ -15,7 +15,6 @@ from sms_consent.repository import numbers
 from sms_consent_local.harness import LambdaContext
 from tests.conftest import AwsStack, api_request
 
-
 CONTEXT = LambdaContext("AdminApiFunction")
 
 
