@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsNotificationModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sms_consent import inbound, wiring
+from sms_consent import inbound, keywords, wiring
 from sms_consent.observability import logger, metrics, tracer
 
 settings = wiring.settings()
@@ -23,29 +23,52 @@ idempotency_config = IdempotencyConfig(event_key_jmespath="inboundMessageId", ex
 persistence = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="PK", sort_key_attr="SK")
 
 
+class RetainedMessage(RuntimeError):
+    """A message we cannot process but must not lose (it may be an opt-out): retried, then dead-lettered."""
+
+
 @idempotent_function(data_keyword_argument="message", config=idempotency_config, persistence_store=persistence)
 def handle_message(message: inbound.InboundSms, notification: SnsNotificationModel) -> dict[str, Any]:
+    config = wiring.program_config()
     deps = inbound.InboundDeps(
-        config=wiring.program_config(),
+        config=config,
         store=wiring.number_store(),
         outbound=wiring.outbound_requests(),
         events=wiring.event_sink(),
         clock=wiring.utc_now,
+        keyword_sets=inbound.keyword_sets_of(config),
     )
     outcome = inbound.handle(message, notification.Timestamp, deps)
     metrics.add_metric(name=f"Inbound_{outcome.action.value}", unit=MetricUnit.Count, value=1)
+    if outcome.action in (inbound.Action.OPTED_OUT, inbound.Action.ASKED_WHICH) and outcome.replies:
+        # FCC: the opt-out confirmation must leave within 5 minutes of the consumer's message.
+        delay = (wiring.utc_now() - notification.Timestamp).total_seconds()
+        metrics.add_metric(name="OptOutReplyDelay", unit=MetricUnit.Seconds, value=max(delay, 0.0))
     return {"action": outcome.action.value, "intent": outcome.classification.intent.value}
 
 
-def _payload(notification: SnsNotificationModel) -> inbound.InboundSms | None:
+def _reject_or_retain(raw: str, reason: str, notification: SnsNotificationModel) -> None:
+    """Bad input is counted and dropped, unless it might be an opt-out: that one must reach a human."""
+    if keywords.classify(raw).intent is keywords.Intent.OPT_OUT:
+        metrics.add_metric(name="InboundRetained", unit=MetricUnit.Count, value=1)
+        raise RetainedMessage(f"possible opt-out that cannot be processed ({reason}); message {notification.MessageId}")
+    logger.warning("rejected inbound message", extra={"sns_message_id": notification.MessageId, "reason": reason})
+    metrics.add_metric(name="InboundRejected", unit=MetricUnit.Count, value=1)
+
+
+def _process(notification: SnsNotificationModel) -> dict[str, Any] | None:
+    raw = str(notification.Message)
     try:
-        return inbound.InboundSms.model_validate(json.loads(str(notification.Message)))
+        message = inbound.InboundSms.model_validate(json.loads(raw))
     except (ValueError, ValidationError) as exc:
-        logger.warning(
-            "rejected inbound message", extra={"sns_message_id": notification.MessageId, "error": str(exc)[:300]}
-        )
-        metrics.add_metric(name="InboundRejected", unit=MetricUnit.Count, value=1)
+        _reject_or_retain(raw[: keywords.MAX_CLASSIFIED_CHARS], f"malformed payload: {str(exc)[:200]}", notification)
         return None
+    try:
+        result: dict[str, Any] = handle_message(message=message, notification=notification)
+    except inbound.UnroutableMessage as exc:
+        _reject_or_retain(message.messageBody, str(exc), notification)
+        return None
+    return result
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId")
@@ -55,8 +78,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     idempotency_config.register_lambda_context(context)
     envelope = parse(event=event, model=SnsModel)
     results = []
+    retained: list[RetainedMessage] = []
     for record in envelope.Records:
-        message = _payload(record.Sns)
-        if message is not None:
-            results.append(handle_message(message=message, notification=record.Sns))
+        try:
+            result = _process(record.Sns)
+        except RetainedMessage as exc:
+            retained.append(exc)  # the other records still get processed
+            continue
+        if result is not None:
+            results.append(result)
+    if retained:
+        raise retained[0]
     return {"processed": len(results), "results": results}

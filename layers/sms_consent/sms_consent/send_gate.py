@@ -74,7 +74,7 @@ def _decide_one(
     state = states.get(phone.e164, NumberState(phone=phone.e164))
     if state.block is not None and state.block.blocks_outbound:
         return RecipientDecision(phone.e164, Decision.DENY, Reason.BLOCKED_OUTBOUND)
-    if request.category is Category.COMPLIANCE_REPLY:
+    if request.category in (Category.COMPLIANCE_REPLY, Category.OPTIN_PROMPT):
         return RecipientDecision(phone.e164, Decision.ALLOW, Reason.ALLOWED)
     if state.is_opted_out(request.program, request.sender):
         return RecipientDecision(phone.e164, Decision.DENY, Reason.OPTED_OUT)

@@ -11,6 +11,7 @@ import functools
 import random
 import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
@@ -82,13 +83,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _storable(value: Any) -> Any:
+    """DynamoDB takes plain types: enums become their values, times ISO strings, tuples lists."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {str(key): _storable(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _pending_to_map(pending: Pending | None) -> dict[str, Any] | None:
     if pending is None:
         return None
     return {
         "requested_at": iso(pending.requested_at),
         "expires_at": iso(pending.expires_at),
-        "source": pending.source,
+        "source": str(pending.source),
         "prompt_request_id": pending.prompt_request_id,
         "prompt_message_id": pending.prompt_message_id,
     }
@@ -109,7 +123,7 @@ def _pending_from_map(raw: dict[str, Any] | None) -> Pending | None:
 def _program_to_map(state: ProgramState) -> dict[str, Any]:
     return {
         "status": state.status.value,
-        "source": state.source,
+        "source": str(state.source),
         "updated_at": iso(state.updated_at),
         "decided_at": iso(state.decided_at),
         "consumer_opted_out": state.consumer_opted_out,
@@ -170,10 +184,10 @@ def _event_item(event: AuditEvent) -> AuditEventItem:
         at=iso(event.at),
         phone=event.phone,
         program=event.program,
-        old_status=event.old_status,
-        new_status=event.new_status,
-        source=event.source,
-        evidence=event.evidence,
+        old_status=str(event.old_status) if event.old_status is not None else None,
+        new_status=str(event.new_status) if event.new_status is not None else None,
+        source=str(event.source),
+        evidence=_storable(event.evidence),
         event_id=event.event_id,
     )
 
