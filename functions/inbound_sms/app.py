@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsNotificationModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,15 +16,12 @@ from sms_consent import inbound, keywords, wiring
 from sms_consent.observability import logger, metrics, tracer
 
 settings = wiring.settings()
-idempotency_config = IdempotencyConfig(event_key_jmespath="inboundMessageId", expires_after_seconds=7 * 24 * 3600)
-persistence = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="PK", sort_key_attr="SK")
 
 
 class RetainedMessage(RuntimeError):
     """A message we cannot process but must not lose (it may be an opt-out): retried, then dead-lettered."""
 
 
-@idempotent_function(data_keyword_argument="message", config=idempotency_config, persistence_store=persistence)
 def handle_message(message: inbound.InboundSms, notification: SnsNotificationModel) -> dict[str, Any]:
     config = wiring.program_config()
     deps = inbound.InboundDeps(
@@ -47,6 +41,26 @@ def handle_message(message: inbound.InboundSms, notification: SnsNotificationMod
     return {"action": outcome.action.value, "intent": outcome.classification.intent.value}
 
 
+@functools.cache
+def idempotent() -> tuple[Any, Callable[..., dict[str, Any]]]:
+    """handle_message once per inboundMessageId (the records live on the single table), and its config.
+
+    Built on first use: the idempotency utility brings boto3 and a client, too heavy for the import.
+    """
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    config = IdempotencyConfig(event_key_jmespath="inboundMessageId", expires_after_seconds=7 * 24 * 3600)
+    persistence = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="PK", sort_key_attr="SK")
+    wrapped: Callable[..., dict[str, Any]] = idempotent_function(
+        data_keyword_argument="message", config=config, persistence_store=persistence
+    )(handle_message)
+    return config, wrapped
+
+
 def _reject_or_retain(raw: str, reason: str, notification: SnsNotificationModel) -> None:
     """Bad input is counted and dropped, unless it might be an opt-out: that one must reach a human."""
     if keywords.classify(raw).intent is keywords.Intent.OPT_OUT:
@@ -64,7 +78,7 @@ def _process(notification: SnsNotificationModel) -> dict[str, Any] | None:
         _reject_or_retain(raw[: keywords.MAX_CLASSIFIED_CHARS], f"malformed payload: {str(exc)[:200]}", notification)
         return None
     try:
-        result: dict[str, Any] = handle_message(message=message, notification=notification)
+        result: dict[str, Any] = idempotent()[1](message=message, notification=notification)
     except inbound.UnroutableMessage as exc:
         _reject_or_retain(message.messageBody, str(exc), notification)
         return None
@@ -75,7 +89,7 @@ def _process(notification: SnsNotificationModel) -> dict[str, Any] | None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    idempotency_config.register_lambda_context(context)
+    idempotent()[0].register_lambda_context(context)
     envelope = parse(event=event, model=SnsModel)
     results = []
     retained: list[RetainedMessage] = []

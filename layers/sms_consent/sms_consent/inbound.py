@@ -31,7 +31,7 @@ ALL_PROGRAMS = "ALL"  # "STOP ALL"
 class InboundSms(BaseModel):
     """AWS End User Messaging SMS two-way payload, unchanged (DESIGN.md "Inbound SMS")."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     originationNumber: str = Field(min_length=3, max_length=64)
     destinationNumber: str = Field(min_length=3, max_length=64)

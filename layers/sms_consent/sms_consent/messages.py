@@ -30,7 +30,7 @@ PLATFORM_ONLY_CATEGORIES = frozenset({Category.COMPLIANCE_REPLY, Category.OPTIN_
 class OutboundRequest(BaseModel):
     """One message to up to 100 recipients (DESIGN.md "Outbound requests")."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     request_id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=128)
     program: str = Field(min_length=1, max_length=40)
@@ -55,7 +55,7 @@ class OutboundRequest(BaseModel):
 class OutgoingSms(BaseModel):
     """What the SMS sender port sends to one handset."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     to: str
     sender: str | None
@@ -67,7 +67,7 @@ class OutgoingSms(BaseModel):
 
 
 class SendResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     message_id: str
     sent_at: datetime
@@ -76,7 +76,7 @@ class SendResult(BaseModel):
 class BusEvent(BaseModel):
     """An event for ConsentEventBus (`source` is always sms-consent)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     detail_type: str
     detail: dict[str, Any]
