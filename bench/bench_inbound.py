@@ -18,7 +18,7 @@ TARGET = 5
 
 
 def _event(template_event: dict[str, Any], text: str, to: str, origin: str) -> dict[str, Any]:
-    event = json.loads(json.dumps(template_event))
+    event: dict[str, Any] = json.loads(json.dumps(template_event))
     payload = json.loads(event["Records"][0]["Sns"]["Message"])
     payload.update(messageBody=text, destinationNumber=to, originationNumber=origin, inboundMessageId=str(uuid.uuid4()))
     event["Records"][0]["Sns"]["Message"] = json.dumps(payload)
