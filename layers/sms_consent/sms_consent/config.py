@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sms_consent.phones import InvalidPhoneNumber, NumberType, normalize_sender
+from sms_consent.quiet_hours import QuietHoursPolicy, policy_from_config
 
 PROGRAM_ID = r"^[a-z][a-z0-9_-]{0,39}$"
 KEYWORD = r"^[A-Z0-9][A-Z0-9 -]{0,29}$"
@@ -212,6 +213,13 @@ class ProgramConfig(_Strict):
 
     def sender_for_program(self, program_id: str) -> Sender | None:
         return next((s for s in self.senders if program_id in s.programs), None)
+
+    @cached_property
+    def quiet_hours_policy(self) -> QuietHoursPolicy:
+        return policy_from_config(
+            (self.quiet_hours.default.start, self.quiet_hours.default.end),
+            {region: (window.start, window.end) for region, window in self.quiet_hours.regions.items()},
+        )
 
 
 class _FieldProblem(ValueError):
