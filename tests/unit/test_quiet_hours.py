@@ -17,7 +17,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 def local(zone: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(zone))  # type: ignore[misc]
+    year, month, day, hour, minute = args
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone))
 
 
 def test_regions() -> None:
