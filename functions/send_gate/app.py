@@ -1,4 +1,5 @@
-"""SendGateFunction: SNS (OutboundRequestsTopic) -> one decision per recipient -> SMS sender."""
+"""SendGateFunction: OutboundRequestsTopic (SNS) and DeferredSendQueue (SQS) -> one decision per
+recipient -> the SMS sender. Requests that fail to read state are retried and dead-lettered."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsNotificationModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,43 +18,59 @@ from sms_consent.messages import ORIGIN_ATTRIBUTE, PLATFORM_ONLY_CATEGORIES, PLA
 from sms_consent.observability import logger, metrics, tracer
 
 wiring.settings()
+deferred_batch = BatchProcessor(event_type=EventType.SQS)
 
 
-def _request(notification: SnsNotificationModel) -> OutboundRequest | None:
+def _reject(reason: str, **extra: Any) -> None:
+    logger.warning("rejected outbound request", extra={"reason": reason, **extra})
+    metrics.add_metric(name="OutboundRejected", unit=MetricUnit.Count, value=1)
+
+
+def _request(raw: str, *, from_platform: bool) -> OutboundRequest | None:
     try:
-        request = OutboundRequest.model_validate(json.loads(str(notification.Message)))
+        request = OutboundRequest.model_validate(json.loads(raw))
     except (ValueError, ValidationError) as exc:
-        logger.warning(
-            "rejected outbound request", extra={"sns_message_id": notification.MessageId, "error": str(exc)[:300]}
-        )
-        metrics.add_metric(name="OutboundRejected", unit=MetricUnit.Count, value=1)
+        _reject(f"malformed request: {str(exc)[:300]}")
         return None
-    origin = (notification.MessageAttributes or {}).get(ORIGIN_ATTRIBUTE)
-    if request.category in PLATFORM_ONLY_CATEGORIES and (origin is None or origin.Value != PLATFORM_ORIGIN):
-        logger.warning("rejected platform-only category from outside", extra={"category": request.category.value})
-        metrics.add_metric(name="OutboundRejected", unit=MetricUnit.Count, value=1)
+    if request.category in PLATFORM_ONLY_CATEGORIES and not from_platform:
+        _reject("platform-only category from outside the platform", category=request.category.value)
         return None
     return request
 
 
-@logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId")
+def _decide(request: OutboundRequest) -> int:
+    try:
+        decisions = send_gate.process(request, wiring.gate_deps())
+    except send_gate.InvalidRequest as exc:
+        _reject(str(exc), request_id=request.request_id)
+        return 0
+    for decision in decisions:
+        metrics.add_metric(name=f"Gate_{decision.reason.value}", unit=MetricUnit.Count, value=1)
+    return len(decisions)
+
+
+def _from_sns(notification: SnsNotificationModel) -> int:
+    origin = (notification.MessageAttributes or {}).get(ORIGIN_ATTRIBUTE)
+    request = _request(str(notification.Message), from_platform=origin is not None and origin.Value == PLATFORM_ORIGIN)
+    return _decide(request) if request else 0
+
+
+def _from_queue(record: SQSRecord) -> None:
+    # Deferred requests were accepted by the gate once already; they come back to be decided again.
+    request = _request(record.body, from_platform=True)
+    if request:
+        _decide(request)
+
+
+@logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId || Records[0].messageId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records") or []
+    if records and records[0].get("eventSource") == "aws:sqs":
+        result: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
+            event=event, record_handler=_from_queue, processor=deferred_batch, context=context
+        )
+        return result
     envelope = parse(event=event, model=SnsModel)
-    deps = send_gate.GateDeps(
-        config=wiring.program_config(),
-        store=wiring.number_store(),
-        sender=wiring.sms_sender(),
-        events=wiring.event_sink(),
-        clock=wiring.utc_now,
-    )
-    decided = 0
-    for record in envelope.Records:
-        request = _request(record.Sns)
-        if request is None:
-            continue
-        for decision in send_gate.process(request, deps):
-            metrics.add_metric(name=f"Gate_{decision.reason.value}", unit=MetricUnit.Count, value=1)
-            decided += 1
-    return {"decided": decided}
+    return {"decided": sum(_from_sns(record.Sns) for record in envelope.Records)}

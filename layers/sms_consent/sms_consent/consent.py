@@ -142,8 +142,10 @@ class NumberState:
     block: Block | None = None
     # Senders whose "which program?" menu is unanswered: opted out of all their programs meanwhile.
     ask_pending: dict[str, datetime] = field(default_factory=dict)
-    # Last time opt-out instructions reached the number, per program.
+    # Last time opt-out instructions reached the number, per program (kept by the send gate).
     optout_notice_at: dict[str, datetime] = field(default_factory=dict)
+    # Marketing sends in the current frequency-cap window, per program: (window start, count).
+    cap_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     version: int = 0  # optimistic-locking counter kept by storage
 
     def status(self, program: str) -> Status | None:
@@ -332,3 +334,12 @@ def unblock(state: NumberState, *, source: str, now: datetime, evidence: dict[st
 def bus_events(events: Iterable[AuditEvent]) -> list[BusEvent]:
     """The EventBridge form of audit events (ConsentGranted, ConsentRevoked, NumberBlocked, ...)."""
     return [BusEvent(detail_type=event.event_type.value, detail=event.detail()) for event in events]
+
+
+def record_prompt_message(state: NumberState, program: str, prompt_request_id: str, message_id: str) -> Change:
+    """Remember the provider's id of a sent prompt, so a YES naming it (previousPublishedMessageId) finds it."""
+    current = state.programs.get(program)
+    if current is None or current.pending is None or current.pending.prompt_request_id != prompt_request_id:
+        return Change(state)
+    pending = replace(current.pending, prompt_message_id=message_id)
+    return Change(_set_program(state, program, replace(current, pending=pending)), touched=True)

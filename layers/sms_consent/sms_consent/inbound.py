@@ -68,6 +68,7 @@ class Reply:
     program: str
     category: Category
     body: str
+    prompt_request_id: str | None = None  # links a prompt to the pending confirmation it asks about
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,7 @@ def _opt_in(state: NumberState, ctx: _Context, window: timedelta) -> Decision:
                 )
             )
             prompt = ctx.replies_for(program).optin_prompt or ctx.config.programs[program].replies.optin_prompt or ""
-            replies.append(Reply(program, Category.OPTIN_PROMPT, prompt))
+            replies.append(Reply(program, Category.OPTIN_PROMPT, prompt, prompt_request_id=request_id))
             prompted = True
         else:
             changes.append(
@@ -381,7 +382,8 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
             body=reply.body,
             sender=sender_number,
             in_reply_to=message.inboundMessageId,
-            metadata={"received_at": consent.iso(received_at)},
+            metadata={"received_at": consent.iso(received_at)}
+            | ({"prompt_request_id": reply.prompt_request_id} if reply.prompt_request_id else {}),
         )
         for reply in decision.replies
         if reply.body

@@ -1,21 +1,36 @@
 """The send gate: the one choke point every message to a handset passes.
 
-`decide` is pure: request + stored state + time -> one decision per recipient. `process` reads the
-state, decides, sends what is allowed through the SMS sender and publishes every decision.
+`decide` is pure: request + stored state + breakers + time -> one decision per recipient, with one
+reason, checked in the order DESIGN.md gives. `process` reads what `decide` needs (one BatchGetItem
+per 100 recipients), reserves frequency caps, sends what is allowed, defers what quiet hours hold
+back, and publishes every decision. When state cannot be read, nothing is sent (fail closed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
-from sms_consent import phones
-from sms_consent.config import ProgramConfig
-from sms_consent.consent import NumberState, iso
+from sms_consent import breakers, consent, phones, segments
+from sms_consent.config import Program, ProgramConfig
+from sms_consent.consent import NumberState, Source, Status, iso
 from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSms
-from sms_consent.ports import EventSink, NumberStore, SmsSender
+from sms_consent.ports import EventSink, NumberStore, RecipientOptedOut, SendError, SmsSender
+from sms_consent.quiet_hours import next_allowed
+
+OPT_OUT_NOTICE = "Reply STOP to opt out"
+HAS_STOP_INSTRUCTIONS = re.compile(r"\bSTOP\b", re.IGNORECASE)
+PROMPT_INTERVAL = timedelta(minutes=10)
+SEND_RETRY_DELAY = timedelta(minutes=5)
+MMS_MAX_BYTES = 5 * 1024 * 1024
+MMS_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/bmp", "video/mp4", "video/3gpp", "audio/mpeg", "audio/mp4",
+     "text/vcard", "application/pdf"}
+)  # fmt: skip
 
 
 class Decision(StrEnum):
@@ -45,6 +60,9 @@ class RecipientDecision:
     decision: Decision
     reason: Reason
     retry_at: datetime | None = None
+    # What would be sent (opt-out instructions appended where due) and whether a notice is recorded.
+    body: str = ""
+    notice: bool = False
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -55,79 +73,316 @@ class RecipientDecision:
         }
 
 
+class InvalidRequest(ValueError):
+    """The whole request is unusable (unknown program, unknown sender); nothing is decided."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaReport:
+    """What HeadObject said about the request's MMS media."""
+
+    total_bytes: int = 0
+    problems: tuple[str, ...] = ()
+
+
+class MediaInspector(Protocol):
+    def inspect(self, urls: Sequence[str]) -> MediaReport: ...
+
+
+class BreakerSource(Protocol):
+    def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], breakers.Breaker]: ...
+
+
+class Deferrals(Protocol):
+    def defer(self, request: OutboundRequest, until: datetime, now: datetime) -> None: ...
+
+
+class GateStore(NumberStore, Protocol):
+    def reserve_send(
+        self,
+        phone: str,
+        program: str,
+        *,
+        window_start: int | None,
+        cap: int | None,
+        notice_at: datetime | None,
+        same_window_likely: bool,
+    ) -> bool: ...
+
+
 @dataclass(frozen=True)
 class GateDeps:
     config: ProgramConfig
-    store: NumberStore
+    store: GateStore
     sender: SmsSender
     events: EventSink
     clock: Callable[[], datetime]
+    breakers: BreakerSource
+    media: MediaInspector
+    deferrals: Deferrals
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything `decide` reads besides the request: stored states, breakers, media, time."""
+
+    states: Mapping[str, NumberState]
+    open_breakers: Mapping[tuple[str, str], breakers.Breaker]
+    media: MediaReport
+    now: datetime
+    notice_days: int = 30
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- caps
+
+
+def cap_key(program: str, category: Category) -> str:
+    return f"prompt-{program}" if category is Category.OPTIN_PROMPT else program
+
+
+def cap_window(program: Program, category: Category, now: datetime) -> tuple[int | None, int | None]:
+    """(window start, limit) of the frequency cap that applies; fixed windows aligned to the epoch."""
+    if category is Category.OPTIN_PROMPT:
+        seconds, limit = int(PROMPT_INTERVAL.total_seconds()), 1
+    elif category is Category.MARKETING and program.frequency_cap is not None:
+        seconds, limit = program.frequency_cap.hours * 3600, program.frequency_cap.messages
+    else:
+        return None, None
+    epoch = int(now.timestamp())
+    return epoch - epoch % seconds, limit
+
+
+def _cap_reached(state: NumberState, key: str, window: int | None, limit: int | None) -> bool:
+    if window is None or limit is None:
+        return False
+    start, count = state.cap_counts.get(key, (0, 0))
+    return start == window and count >= limit
+
+
+# ---------------------------------------------------------------------- the decision
+
+
+def _body(request: OutboundRequest, state: NumberState, situation: Situation) -> tuple[str, bool]:
+    """The body to send and whether it carries opt-out instructions that should be recorded."""
+    if request.category is not Category.MARKETING:
+        return request.body, False
+    last = state.optout_notice_at.get(request.program)
+    due = last is None or situation.now - last >= timedelta(days=situation.notice_days)
+    if not due:
+        return request.body, False
+    if HAS_STOP_INSTRUCTIONS.search(request.body):
+        return request.body, True
+    return f"{request.body.rstrip()} {OPT_OUT_NOTICE}", True
+
+
+def _message_problem(request: OutboundRequest, body: str, program: Program, media: MediaReport) -> bool:
+    if not body.strip() and not request.media_urls:
+        return True
+    if segments.analyze(body).segments > program.max_segments:
+        return True
+    return bool(request.media_urls) and (bool(media.problems) or media.total_bytes > MMS_MAX_BYTES)
 
 
 def _decide_one(
-    request: OutboundRequest, raw_phone: str, states: Mapping[str, NumberState], config: ProgramConfig
+    request: OutboundRequest, raw: str, config: ProgramConfig, program: Program, sender: str, situation: Situation
 ) -> RecipientDecision:
     try:
-        phone = phones.parse(raw_phone, config.default_region)
+        phone = phones.parse(raw, config.default_region)
     except phones.InvalidPhoneNumber:
-        return RecipientDecision(raw_phone, Decision.DENY, Reason.INVALID_NUMBER)
-    state = states.get(phone.e164, NumberState(phone=phone.e164))
+        return RecipientDecision(raw, Decision.DENY, Reason.INVALID_NUMBER)
+    e164 = phone.e164
+    state = situation.states.get(e164) or NumberState(phone=e164)
+    category = request.category
+
+    def deny(reason: Reason) -> RecipientDecision:
+        return RecipientDecision(e164, Decision.DENY, reason)
+
     if state.block is not None and state.block.blocks_outbound:
-        return RecipientDecision(phone.e164, Decision.DENY, Reason.BLOCKED_OUTBOUND)
-    if request.category in (Category.COMPLIANCE_REPLY, Category.OPTIN_PROMPT):
-        return RecipientDecision(phone.e164, Decision.ALLOW, Reason.ALLOWED)
-    if state.is_opted_out(request.program, request.sender):
-        return RecipientDecision(phone.e164, Decision.DENY, Reason.OPTED_OUT)
-    if request.category is Category.MARKETING and not state.may_receive_marketing(request.program, request.sender):
-        return RecipientDecision(phone.e164, Decision.DENY, Reason.NOT_SUBSCRIBED)
-    return RecipientDecision(phone.e164, Decision.ALLOW, Reason.ALLOWED)
+        return deny(Reason.BLOCKED_OUTBOUND)
+    if category is Category.COMPLIANCE_REPLY:
+        return RecipientDecision(e164, Decision.ALLOW, Reason.ALLOWED, body=request.body)
+    if phone.number_type in config.blocked_number_types:
+        return deny(Reason.NUMBER_TYPE_NOT_ALLOWED)
+    if phone.country not in program.allowed_countries:
+        return deny(Reason.COUNTRY_NOT_ALLOWED)
+    if breakers.blocking(phone, situation.open_breakers) is not None:
+        return deny(Reason.PUMPING_BREAKER)
+    if category is not Category.OPTIN_PROMPT and state.is_opted_out(request.program, sender):
+        return deny(Reason.OPTED_OUT)
+    if category is Category.MARKETING and not state.may_receive_marketing(request.program, sender):
+        pending = state.status(request.program) is Status.PENDING
+        return deny(Reason.PENDING_CONFIRMATION if pending else Reason.NOT_SUBSCRIBED)
+    body, notice = _body(request, state, situation)
+    if _message_problem(request, body, program, situation.media):
+        return deny(Reason.MESSAGE_INVALID)
+    if category is Category.MARKETING:
+        retry_at = next_allowed(phone, situation.now, config.quiet_hours_policy)
+        if retry_at is not None:
+            return RecipientDecision(e164, Decision.DEFER, Reason.QUIET_HOURS, retry_at=retry_at)
+    if category is not Category.TRANSACTIONAL:
+        window, limit = cap_window(program, category, situation.now)
+        if _cap_reached(state, cap_key(request.program, category), window, limit):
+            return deny(Reason.FREQUENCY_CAP)
+    return RecipientDecision(e164, Decision.ALLOW, Reason.ALLOWED, body=body, notice=notice)
 
 
-def decide(
-    request: OutboundRequest, states: Mapping[str, NumberState], config: ProgramConfig, now: datetime
-) -> list[RecipientDecision]:
-    return [_decide_one(request, raw, states, config) for raw in request.recipients]
+def resolve_program(request: OutboundRequest, config: ProgramConfig) -> tuple[Program, str]:
+    program = config.programs.get(request.program)
+    if program is None:
+        raise InvalidRequest(f"unknown program '{request.program}'")
+    if request.sender:
+        try:
+            sender = phones.normalize_sender(request.sender, config.default_region)
+        except phones.InvalidPhoneNumber as exc:
+            raise InvalidRequest(f"sender is not a number or short code: {exc}") from None
+        if request.program not in config.programs_of(sender):
+            raise InvalidRequest(f"sender {sender} does not carry program '{request.program}'")
+        return program, sender
+    configured = config.sender_for_program(request.program)
+    if configured is None:
+        raise InvalidRequest(f"no sender carries program '{request.program}'")
+    return program, configured.number
 
 
-def _e164_or_none(raw: str, region: str) -> str | None:
+def decide(request: OutboundRequest, config: ProgramConfig, situation: Situation) -> list[RecipientDecision]:
+    program, sender = resolve_program(request, config)
+    return [_decide_one(request, raw, config, program, sender, situation) for raw in request.recipients]
+
+
+# ---------------------------------------------------------------------- reading and acting
+
+
+def _e164s(request: OutboundRequest, region: str) -> list[str]:
+    found = []
+    for raw in request.recipients:
+        try:
+            found.append(phones.to_e164(raw, region))
+        except phones.InvalidPhoneNumber:
+            continue
+    return found
+
+
+def situation_for(request: OutboundRequest, deps: GateDeps) -> Situation:
+    """Read what the decision needs. Raises when state cannot be read: the caller sends nothing."""
+    now = deps.clock()
+    numbers = _e164s(request, deps.config.default_region)
+    return Situation(
+        states=deps.store.get_many(numbers) if numbers else {},
+        open_breakers=deps.breakers.open_breakers(now),
+        media=deps.media.inspect(request.media_urls) if request.media_urls else MediaReport(),
+        now=now,
+        notice_days=deps.config.optout_notice_days,
+    )
+
+
+def check(request: OutboundRequest, deps: GateDeps) -> list[RecipientDecision]:
+    """The decisions the gate would make now, without sending or reserving anything."""
+    return decide(request, deps.config, situation_for(request, deps))
+
+
+def _reserve(decision: RecipientDecision, request: OutboundRequest, deps: GateDeps, situation: Situation) -> bool:
+    program = deps.config.programs[request.program]
+    window, limit = cap_window(program, request.category, situation.now)
+    key = cap_key(request.program, request.category)
+    if limit is None and not decision.notice:
+        return True
+    state = situation.states.get(decision.phone) or NumberState(phone=decision.phone)
+    return deps.store.reserve_send(
+        decision.phone,
+        key,
+        window_start=window,
+        cap=limit,
+        notice_at=situation.now if decision.notice else None,
+        same_window_likely=state.cap_counts.get(key, (None, 0))[0] == window,
+    )
+
+
+def _record_carrier_opt_out(phone: str, request: OutboundRequest, sender: str, deps: GateDeps, now: datetime) -> None:
+    """The provider's opt-out list has the number: make our state say so too."""
+    programs = deps.config.programs_of(sender) or (request.program,)
+
+    def revoke_all(state: NumberState) -> consent.Change:
+        changes = [consent.Change(state)]
+        for program in programs:
+            changes.append(
+                consent.revoke(
+                    changes[-1].state, program, source=Source.CARRIER, at=now, now=now,
+                    evidence={"request_id": request.request_id, "reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT"},
+                )
+            )  # fmt: skip
+        return consent.merge(*changes)
+
+    _, events = deps.store.update(phone, revoke_all)
+    if events:
+        deps.events.publish(consent.bus_events(events))
+
+
+def _record_prompt(phone: str, request: OutboundRequest, message_id: str, deps: GateDeps) -> None:
+    prompt_request_id = str(request.metadata.get("prompt_request_id") or request.request_id)
+    deps.store.update(
+        phone, lambda state: consent.record_prompt_message(state, request.program, prompt_request_id, message_id)
+    )
+
+
+def _send(
+    decision: RecipientDecision, request: OutboundRequest, sender: str, deps: GateDeps, situation: Situation
+) -> RecipientDecision:
+    if not _reserve(decision, request, deps, situation):
+        return replace(decision, decision=Decision.DENY, reason=Reason.FREQUENCY_CAP)
+    message = OutgoingSms(
+        to=decision.phone,
+        sender=sender,
+        body=decision.body,
+        media_urls=request.media_urls,
+        category=request.category,
+        program=request.program,
+        request_id=request.request_id,
+    )
     try:
-        return phones.to_e164(raw, region)
-    except phones.InvalidPhoneNumber:
-        return None
+        result = deps.sender.send(message)
+    except RecipientOptedOut:
+        _record_carrier_opt_out(decision.phone, request, sender, deps, situation.now)
+        return replace(decision, decision=Decision.DENY, reason=Reason.OPTED_OUT)
+    except SendError as exc:
+        if not exc.retryable:
+            return replace(decision, decision=Decision.DENY, reason=Reason.MESSAGE_INVALID)
+        return replace(decision, decision=Decision.DEFER, retry_at=situation.now + SEND_RETRY_DELAY)
+    if request.category is Category.OPTIN_PROMPT:
+        _record_prompt(decision.phone, request, result.message_id, deps)
+    return decision
 
 
 def process(request: OutboundRequest, deps: GateDeps) -> list[RecipientDecision]:
-    now = deps.clock()
-    numbers = [n for n in (_e164_or_none(r, deps.config.default_region) for r in request.recipients) if n]
-    states = deps.store.get_many(numbers) if numbers else {}
-    decisions = decide(request, states, deps.config, now)
-    for decision in decisions:
-        if decision.decision is Decision.ALLOW:
-            deps.sender.send(
-                OutgoingSms(
-                    to=decision.phone,
-                    sender=request.sender,
-                    body=request.body,
-                    media_urls=request.media_urls,
-                    category=request.category,
-                    program=request.program,
-                    request_id=request.request_id,
-                )
-            )
-    deps.events.publish(
-        [
-            BusEvent(
-                detail_type="SendDecided",
-                detail={
-                    **decision.as_dict(),
-                    "program": request.program,
-                    "category": request.category.value,
-                    "request_id": request.request_id,
-                    "source": "send_gate",
-                    "timestamp": iso(now),
-                },
-            )
-            for decision in decisions
-        ]
+    """Decide, send what is allowed, defer what must wait, publish every decision."""
+    situation = situation_for(request, deps)
+    program_sender = resolve_program(request, deps.config)[1]
+    decisions = decide(request, deps.config, situation)
+    final = [
+        _send(decision, request, program_sender, deps, situation) if decision.decision is Decision.ALLOW else decision
+        for decision in decisions
+    ]
+    deferred: dict[datetime, list[str]] = {}
+    for decision in final:
+        if decision.decision is Decision.DEFER and decision.retry_at is not None:
+            deferred.setdefault(decision.retry_at, []).append(decision.phone)
+    for until, recipients in deferred.items():
+        deps.deferrals.defer(
+            request.model_copy(update={"recipients": tuple(recipients), "sender": program_sender}), until, situation.now
+        )
+    deps.events.publish([send_decided(decision, request, situation.now) for decision in final])
+    return final
+
+
+def send_decided(decision: RecipientDecision, request: OutboundRequest, now: datetime) -> BusEvent:
+    return BusEvent(
+        detail_type="SendDecided",
+        detail={
+            **decision.as_dict(),
+            "program": request.program,
+            "category": request.category.value,
+            "request_id": request.request_id,
+            "source": "send_gate",
+            "timestamp": iso(now),
+        },
     )
-    return decisions

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
+from typing import Any
 
 from sms_consent.config import ProgramConfig, load_config
 from sms_consent.ports import EventSink, NumberStore, OutboundRequests, SmsSender
@@ -66,6 +67,34 @@ def sms_sender() -> SmsSender:
     )
 
 
+@functools.cache
+def gate_deps() -> Any:
+    """Everything the send gate needs (also used by the synchronous check route)."""
+    from sms_consent.adapters.aws import client
+    from sms_consent.adapters.breaker_cache import CachedBreakers
+    from sms_consent.adapters.deferral import QueueOrScheduleDeferrals
+    from sms_consent.adapters.media import S3MediaInspector
+    from sms_consent.send_gate import GateDeps
+
+    current = settings()
+    return GateDeps(
+        config=program_config(),
+        store=number_store(),  # type: ignore[arg-type]
+        sender=sms_sender(),
+        events=event_sink(),
+        clock=utc_now,
+        breakers=CachedBreakers(),
+        media=S3MediaInspector(client("s3", current.aws_region)),
+        deferrals=QueueOrScheduleDeferrals(
+            client("sqs", current.aws_region),
+            client("scheduler", current.aws_region),
+            queue_url=current.deferred_send_queue_url,
+            topic_arn=current.outbound_topic_arn,
+            role_arn=current.scheduler_role_arn,
+        ),
+    )
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -74,5 +103,14 @@ def reset() -> None:
     """Forget everything built so far (tests switch environments between cases)."""
     from sms_consent.adapters.aws import client
 
-    for cached in (settings, program_config, number_store, outbound_requests, event_sink, sms_sender, client):
+    for cached in (
+        settings,
+        program_config,
+        number_store,
+        outbound_requests,
+        event_sink,
+        sms_sender,
+        gate_deps,
+        client,
+    ):
         cached.cache_clear()

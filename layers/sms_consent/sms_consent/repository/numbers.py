@@ -11,6 +11,7 @@ import functools
 import random
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +50,6 @@ class NumberStateItem(TableItem):
     programs = MapAttribute[str, Any](default=dict)
     block = MapAttribute[str, Any](null=True)
     ask_pending = MapAttribute[str, Any](default=dict)
-    optout_notice_at = MapAttribute[str, Any](default=dict)
     version = NumberAttribute(default=0)
     # Sparse index: present only while the number is on the blocklist.
     gsi1pk = UnicodeAttribute(null=True, attr_name="GSI1PK")
@@ -154,7 +154,6 @@ def to_state(item: NumberStateItem) -> NumberState:
         if block
         else None,
         ask_pending={sender: parse_iso(at) for sender, at in (_plain(item.ask_pending) or {}).items()},
-        optout_notice_at={program: parse_iso(at) for program, at in (_plain(item.optout_notice_at) or {}).items()},
         version=int(item.version or 0),
     )
 
@@ -169,7 +168,6 @@ def to_item(state: NumberState) -> NumberStateItem:
         if block
         else None,
         ask_pending={sender: iso(at) for sender, at in state.ask_pending.items()},
-        optout_notice_at={program: iso(at) for program, at in state.optout_notice_at.items()},
         version=state.version,
         gsi1pk=BLOCKLIST_INDEX_KEY if block else None,
         gsi1sk=f"{iso(block.added_at)}#{state.phone}" if block else None,
@@ -209,23 +207,144 @@ def _event_from_item(item: AuditEventItem) -> AuditEvent:
 # ---------------------------------------------------------------------- access
 
 
+# The send gate keeps its own top-level attributes on the state item (one per program), so that a
+# single conditional UpdateItem reserves a frequency cap and records an opt-out notice, and so that
+# save() above never overwrites them.
+CAP_WINDOW, CAP_COUNT, NOTICE = "capw_", "capn_", "notice_"
+
+
+def _with_gate_fields(state: NumberState, raw: dict[str, Any]) -> NumberState:
+    caps: dict[str, tuple[int, int]] = {}
+    notices: dict[str, datetime] = {}
+    for name, value in raw.items():
+        if name.startswith(CAP_WINDOW):
+            program = name.removeprefix(CAP_WINDOW)
+            count = raw.get(CAP_COUNT + program, {"N": "0"})
+            caps[program] = (int(value["N"]), int(count["N"]))
+        elif name.startswith(NOTICE):
+            notices[name.removeprefix(NOTICE)] = parse_iso(value["S"])
+    return replace(state, cap_counts=caps, optout_notice_at=notices)
+
+
+def _from_raw(raw: dict[str, Any]) -> NumberState:
+    item = NumberStateItem.from_raw_data(raw)
+    return _with_gate_fields(to_state(item), raw)
+
+
 def get(phone: str, *, consistent: bool = True) -> NumberState:
     """The number's state; a number we have never seen has an empty state with version 0."""
-    try:
-        return to_state(NumberStateItem.get(phone_key(phone), "STATE", consistent_read=consistent))
-    except NumberStateItem.DoesNotExist:
-        return NumberState(phone=phone)
+    response = _client().get_item(
+        TableName=NumberStateItem.Meta.table_name,
+        Key={"PK": {"S": phone_key(phone)}, "SK": {"S": "STATE"}},
+        ConsistentRead=consistent,
+    )
+    raw = response.get("Item")
+    return _from_raw(raw) if raw else NumberState(phone=phone)
 
 
-def get_many(phones: Sequence[str]) -> dict[str, NumberState]:
-    """States for many numbers with BatchGetItem (100 keys a call; unprocessed keys are retried)."""
+class StateUnavailable(RuntimeError):
+    """Some states could not be read after every retry: callers fail closed."""
+
+
+def get_many(phones: Sequence[str], *, attempts: int = 6) -> dict[str, NumberState]:
+    """States for many numbers: BatchGetItem, 100 keys a call; unprocessed keys retried with backoff."""
     unique = list(dict.fromkeys(phones))
     states = {phone: NumberState(phone=phone) for phone in unique}
-    keys = [(phone_key(phone), "STATE") for phone in unique]
-    for item in NumberStateItem.batch_get(keys):
-        state = to_state(item)
-        states[state.phone] = state
+    client = _client()
+    table = NumberStateItem.Meta.table_name
+    for start in range(0, len(unique), BATCH_GET_LIMIT):
+        keys: list[dict[str, Any]] = [
+            {"PK": {"S": phone_key(phone)}, "SK": {"S": "STATE"}} for phone in unique[start : start + BATCH_GET_LIMIT]
+        ]
+        for attempt in range(attempts):
+            response = client.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": True}})
+            for raw in response.get("Responses", {}).get(table, []):
+                state = _from_raw(raw)
+                states[state.phone] = state
+            keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            if not keys:
+                break
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))
+        if keys:
+            raise StateUnavailable(f"{len(keys)} number states stayed unprocessed after {attempts} attempts")
     return states
+
+
+def reserve_send(
+    phone: str,
+    program: str,
+    *,
+    window_start: int | None,
+    cap: int | None,
+    notice_at: datetime | None,
+    same_window_likely: bool,
+) -> bool:
+    """Count one marketing send against the cap (if any) and record an opt-out notice (if any), in one
+    conditional UpdateItem. False when the cap is reached: two concurrent gates cannot both pass it."""
+    from botocore.exceptions import ClientError
+
+    client = _client()
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    sets: list[str] = []
+    if notice_at is not None:
+        names["#notice"] = NOTICE + program
+        values[":notice"] = {"S": iso(notice_at)}
+        sets.append("#notice = :notice")
+    key = {"PK": {"S": phone_key(phone)}, "SK": {"S": "STATE"}}
+    if cap is None or window_start is None:
+        if not sets:
+            return True
+        client.update_item(
+            TableName=NumberStateItem.Meta.table_name,
+            Key=key,
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        return True
+    names.update({"#window": CAP_WINDOW + program, "#count": CAP_COUNT + program})
+    values.update({":window": {"N": str(window_start)}, ":one": {"N": "1"}, ":cap": {"N": str(cap)}})
+    same = ("#window = :window AND #count < :cap", ["#count = #count + :one"])
+    fresh = ("attribute_not_exists(#window) OR #window < :window", ["#window = :window", "#count = :one"])
+    for condition, assignments in (same, fresh) if same_window_likely else (fresh, same):
+        expression_names = {k: v for k, v in names.items() if k in condition or any(k in a for a in assignments + sets)}
+        expression_values = {
+            k: v for k, v in values.items() if k in condition or any(k in a for a in assignments + sets)
+        }
+        try:
+            client.update_item(
+                TableName=NumberStateItem.Meta.table_name,
+                Key=key,
+                UpdateExpression="SET " + ", ".join(assignments + sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=expression_names,
+                ExpressionAttributeValues=expression_values,
+            )
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+    return False
+
+
+def _owned_actions(item: NumberStateItem) -> list[Any]:
+    """What save() writes: the consent fields. The send gate's fields (caps, notices) are left alone,
+    so a consent change never undoes a reservation the gate made in between."""
+    actions: list[Any] = [
+        NumberStateItem.programs.set(item.programs),
+        NumberStateItem.ask_pending.set(item.ask_pending),
+        NumberStateItem.version.set(item.version),
+    ]
+    if item.block is not None:
+        actions += [
+            NumberStateItem.block.set(item.block),
+            NumberStateItem.gsi1pk.set(item.gsi1pk),
+            NumberStateItem.gsi1sk.set(item.gsi1sk),
+        ]
+    else:
+        actions += [NumberStateItem.block.remove(), NumberStateItem.gsi1pk.remove(), NumberStateItem.gsi1sk.remove()]
+    return actions
 
 
 def save(state: NumberState, events: Iterable[AuditEvent]) -> NumberState:
@@ -236,12 +355,12 @@ def save(state: NumberState, events: Iterable[AuditEvent]) -> NumberState:
     item = to_item(state)
     expected = state.version
     item.version = expected + 1
-    condition = NumberStateItem.version == expected if expected else NumberStateItem.pk.does_not_exist()
+    condition = NumberStateItem.version == expected if expected else NumberStateItem.version.does_not_exist()
     events = list(events)
     event_items = [_event_item(event) for event in events]
     try:
         with TransactWrite(connection=_connection()) as transaction:
-            transaction.save(item, condition=condition)
+            transaction.update(item, actions=_owned_actions(item), condition=condition)
             for event_item in event_items:
                 transaction.save(event_item, condition=AuditEventItem.pk.does_not_exist())
             for metrics_item, actions in metrics.transaction_updates(events):
@@ -250,7 +369,7 @@ def save(state: NumberState, events: Iterable[AuditEvent]) -> NumberState:
         if exc.cause_response_code == "TransactionCanceledException":
             raise ConcurrentUpdate(f"number changed concurrently (expected version {expected})") from exc
         raise
-    return to_state(item)
+    return replace(to_state(item), optout_notice_at=state.optout_notice_at, cap_counts=state.cap_counts)
 
 
 def history(phone: str, *, limit: int = 500) -> list[AuditEvent]:
@@ -296,8 +415,32 @@ def _connection() -> Connection:
     return _connection_for(NumberStateItem.Meta.region, getattr(NumberStateItem.Meta, "host", None))
 
 
+def _client() -> Any:
+    """The botocore DynamoDB client under that connection, for the requests pynamodb has no model for."""
+    return _connection().client
+
+
 class DynamoNumberStore:
     """The NumberStore port on the single table."""
+
+    def reserve_send(
+        self,
+        phone: str,
+        program: str,
+        *,
+        window_start: int | None,
+        cap: int | None,
+        notice_at: datetime | None,
+        same_window_likely: bool,
+    ) -> bool:
+        return reserve_send(
+            phone,
+            program,
+            window_start=window_start,
+            cap=cap,
+            notice_at=notice_at,
+            same_window_likely=same_window_likely,
+        )
 
     def get(self, phone: str) -> NumberState:
         return get(phone)

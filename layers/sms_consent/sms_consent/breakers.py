@@ -1,0 +1,34 @@
+"""Breakers that stop traffic to a country or a 1k-number prefix while pumping is suspected."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sms_consent.phones import PhoneInfo
+
+ESCALATION = (timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    dimension: str  # "country" or "prefix"
+    key: str  # "FR", "+3361234"
+    rule: str
+    opened_at: datetime
+    expires_at: datetime
+    trips: tuple[datetime, ...] = ()
+
+    def is_open(self, now: datetime) -> bool:
+        return now < self.expires_at
+
+
+def escalated_duration(trips_in_window: int) -> timedelta:
+    """30 minutes for a first trip, 2 hours for a second within 7 days, 12 hours from the third."""
+    return ESCALATION[min(max(trips_in_window, 1), len(ESCALATION)) - 1]
+
+
+def blocking(phone: PhoneInfo, open_breakers: Mapping[tuple[str, str], Breaker]) -> Breaker | None:
+    """The open breaker that covers this number, if any."""
+    return open_breakers.get(("prefix", phone.prefix)) or open_breakers.get(("country", phone.country))

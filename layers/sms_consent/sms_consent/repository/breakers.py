@@ -1,0 +1,80 @@
+"""Traffic-pumping breakers: one item per open (or recently open) country or number prefix.
+
+All breakers share one partition, so the gate and the opt-in API read every open one with a single
+Query; there are only ever a handful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
+
+from sms_consent.breakers import Breaker, escalated_duration
+from sms_consent.consent import iso, parse_iso
+from sms_consent.repository.table import TableItem
+
+PARTITION = "BREAKER"
+HISTORY = timedelta(days=7)
+
+
+class BreakerItem(TableItem):
+    dimension = UnicodeAttribute()
+    key = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    opened_at = UnicodeAttribute()
+    expires_at = UnicodeAttribute()
+    trips = ListAttribute[str](default=list)
+    figures = MapAttribute[str, Any](default=dict)
+
+
+def _breaker(item: BreakerItem) -> Breaker:
+    return Breaker(
+        dimension=item.dimension,
+        key=item.key,
+        rule=item.rule,
+        opened_at=parse_iso(item.opened_at),
+        expires_at=parse_iso(item.expires_at),
+        trips=tuple(parse_iso(at) for at in item.trips or []),
+    )
+
+
+def all_breakers() -> dict[tuple[str, str], Breaker]:
+    """Every breaker item (open or expired but within its 7-day escalation history): one Query."""
+    return {(item.dimension, item.key): _breaker(item) for item in BreakerItem.query(PARTITION)}
+
+
+def open_breakers(now: datetime) -> dict[tuple[str, str], Breaker]:
+    return {key: breaker for key, breaker in all_breakers().items() if breaker.is_open(now)}
+
+
+def open_breaker(
+    dimension: str,
+    key: str,
+    *,
+    rule: str,
+    now: datetime,
+    figures: Mapping[str, Any],
+    previous: Breaker | None,
+) -> Breaker:
+    """Open (or re-open) a breaker; each trip within 7 days lengthens it: 30 min, 2 h, then 12 h."""
+    trips = (*tuple(at for at in (previous.trips if previous else ()) if at > now - HISTORY), now)
+    expires_at = now + escalated_duration(len(trips))
+    if previous is not None and previous.is_open(now):
+        expires_at = max(expires_at, previous.expires_at)
+    item = BreakerItem(
+        pk=PARTITION,
+        sk=f"{dimension}#{key}",
+        dimension=dimension,
+        key=key,
+        rule=rule,
+        opened_at=iso(now),
+        expires_at=iso(expires_at),
+        trips=[iso(at) for at in trips],
+        figures={name: value for name, value in figures.items() if isinstance(value, str | int | float)},
+        ttl=int((expires_at + HISTORY).timestamp()),
+    )
+    item.save()
+    return _breaker(item)
