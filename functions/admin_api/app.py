@@ -8,12 +8,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sms_consent import wiring
-from sms_consent.api import blocklist_routes, metrics_routes, problems
+from sms_consent.api import blocklist_routes, gate_routes, metrics_routes, problems
 from sms_consent.observability import logger, metrics, tracer
 
 app = problems.resolver(wiring.settings().allowed_origin)
 app.include_router(blocklist_routes.router)
 app.include_router(metrics_routes.router)
+app.include_router(gate_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

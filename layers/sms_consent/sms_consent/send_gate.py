@@ -177,7 +177,7 @@ def _body(request: OutboundRequest, state: NumberState, situation: Situation) ->
 
 
 def _message_problem(request: OutboundRequest, body: str, program: Program, media: MediaReport) -> bool:
-    if not body.strip() and not request.media_urls:
+    if not request.body.strip() and not request.media_urls:
         return True
     if segments.analyze(body).segments > program.max_segments:
         return True

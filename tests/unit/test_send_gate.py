@@ -1,0 +1,227 @@
+"""The send gate's decision table: every reason code for every category, in DESIGN.md's order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sms_consent import consent
+from sms_consent.breakers import Breaker
+from sms_consent.config import load_config
+from sms_consent.consent import NumberState, Status
+from sms_consent.messages import Category, OutboundRequest
+from sms_consent.send_gate import (
+    OPT_OUT_NOTICE,
+    Decision,
+    InvalidRequest,
+    MediaReport,
+    Reason,
+    Situation,
+    cap_window,
+    decide,
+)
+from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
+
+CONFIG = load_config(DEFAULT_PROGRAM_CONFIG)
+NY = "+12125550123"
+AFTERNOON = datetime(2026, 11, 23, 15, 0, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
+NIGHT = datetime(2026, 11, 23, 23, 0, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
+ALL = list(Category)
+
+
+def state(phone: str = NY, status: Status | None = Status.SUBSCRIBED, **changes: object) -> NumberState:
+    programs = {}
+    if status is not None:
+        at = AFTERNOON - timedelta(days=40)
+        pending = consent.Pending(at, at + timedelta(days=30), "web_form", "r1") if status is Status.PENDING else None
+        programs["alerts"] = consent.ProgramState(status, "keyword", at, at, pending=pending)
+    return replace(NumberState(phone=phone, programs=programs), **changes)  # type: ignore[arg-type]
+
+
+def one(
+    category: Category,
+    number_state: NumberState | None = None,
+    *,
+    phone: str = NY,
+    body: str = "Example Corp Alerts: sale today.",
+    now: datetime = AFTERNOON,
+    breakers: dict[tuple[str, str], Breaker] | None = None,
+    media: MediaReport | None = None,
+    media_urls: tuple[str, ...] = (),
+) -> tuple[Decision, Reason, str]:
+    request = OutboundRequest(
+        program="alerts", category=category, recipients=(phone,), body=body, media_urls=media_urls
+    )
+    states = {number_state.phone: number_state} if number_state else {}
+    situation = Situation(states, breakers or {}, media or MediaReport(), now)
+    (decision,) = decide(request, CONFIG, situation)
+    return decision.decision, decision.reason, decision.body
+
+
+def breaker(dimension: str, key: str) -> dict[tuple[str, str], Breaker]:
+    return {(dimension, key): Breaker(dimension, key, "volume_spike", AFTERNOON, AFTERNOON + timedelta(hours=1))}
+
+
+@pytest.mark.parametrize("category", ALL)
+def test_invalid_number(category: Category) -> None:
+    assert one(category, phone="+1 555")[1] is Reason.INVALID_NUMBER
+
+
+@pytest.mark.parametrize("category", ALL)
+def test_outbound_block_stops_everything_replies_included(category: Category) -> None:
+    blocked = state(block=consent.Block(2, "abuse", "", AFTERNOON))
+    assert one(category, blocked)[:2] == (Decision.DENY, Reason.BLOCKED_OUTBOUND)
+    inbound_only = state(block=consent.Block(1, "abuse", "", AFTERNOON))
+    assert one(category, inbound_only)[1] is not Reason.BLOCKED_OUTBOUND
+
+
+# (category, expected reason) for each situation; compliance replies skip steps 3 to 10.
+EXPECTED = {
+    "premium_rate": {
+        Category.MARKETING: Reason.NUMBER_TYPE_NOT_ALLOWED,
+        Category.TRANSACTIONAL: Reason.NUMBER_TYPE_NOT_ALLOWED,
+        Category.OPTIN_PROMPT: Reason.NUMBER_TYPE_NOT_ALLOWED,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+    "other_country": {
+        Category.MARKETING: Reason.COUNTRY_NOT_ALLOWED,
+        Category.TRANSACTIONAL: Reason.COUNTRY_NOT_ALLOWED,
+        Category.OPTIN_PROMPT: Reason.COUNTRY_NOT_ALLOWED,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+    "breaker": {
+        Category.MARKETING: Reason.PUMPING_BREAKER,
+        Category.TRANSACTIONAL: Reason.PUMPING_BREAKER,
+        Category.OPTIN_PROMPT: Reason.PUMPING_BREAKER,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+    "opted_out": {
+        Category.MARKETING: Reason.OPTED_OUT,
+        Category.TRANSACTIONAL: Reason.OPTED_OUT,
+        Category.OPTIN_PROMPT: Reason.ALLOWED,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+    "never_subscribed": {
+        Category.MARKETING: Reason.NOT_SUBSCRIBED,
+        Category.TRANSACTIONAL: Reason.ALLOWED,
+        Category.OPTIN_PROMPT: Reason.ALLOWED,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+    "pending": {
+        Category.MARKETING: Reason.PENDING_CONFIRMATION,
+        Category.TRANSACTIONAL: Reason.ALLOWED,
+        Category.OPTIN_PROMPT: Reason.ALLOWED,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+    "empty_body": {
+        Category.MARKETING: Reason.MESSAGE_INVALID,
+        Category.TRANSACTIONAL: Reason.MESSAGE_INVALID,
+        Category.OPTIN_PROMPT: Reason.MESSAGE_INVALID,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+    "night": {
+        Category.MARKETING: Reason.QUIET_HOURS,
+        Category.TRANSACTIONAL: Reason.ALLOWED,
+        Category.OPTIN_PROMPT: Reason.ALLOWED,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+    "cap_reached": {
+        Category.MARKETING: Reason.FREQUENCY_CAP,
+        Category.TRANSACTIONAL: Reason.ALLOWED,
+        Category.OPTIN_PROMPT: Reason.FREQUENCY_CAP,
+        Category.COMPLIANCE_REPLY: Reason.ALLOWED,
+    },
+}
+
+
+def _situation(name: str, category: Category) -> tuple[Decision, Reason, str]:
+    window, _ = cap_window(CONFIG.programs["alerts"], category, AFTERNOON)
+    opted_out = state(status=Status.UNSUBSCRIBED)
+    if name == "premium_rate":
+        return one(category, phone="+33899123456")
+    if name == "other_country":
+        return one(category, phone="+33612345678")
+    if name == "breaker":
+        return one(category, state(), breakers=breaker("country", "US"))
+    if name == "opted_out":
+        return one(category, opted_out)
+    if name == "never_subscribed":
+        return one(category, None)
+    if name == "pending":
+        return one(category, state(status=Status.PENDING))
+    if name == "empty_body":
+        return one(category, state(), body="   ")
+    if name == "night":
+        return one(category, state(), now=NIGHT)
+    key = "prompt-alerts" if category is Category.OPTIN_PROMPT else "alerts"
+    assert window is not None or category in (Category.TRANSACTIONAL, Category.COMPLIANCE_REPLY)
+    return one(category, state(cap_counts={key: (window or 0, 3)}))
+
+
+@pytest.mark.parametrize("situation", sorted(EXPECTED))
+@pytest.mark.parametrize("category", ALL)
+def test_decision_table(situation: str, category: Category) -> None:
+    decision, reason, _ = _situation(situation, category)
+    assert reason is EXPECTED[situation][category]
+    expected_decision = {Reason.ALLOWED: Decision.ALLOW, Reason.QUIET_HOURS: Decision.DEFER}.get(reason, Decision.DENY)
+    assert decision is expected_decision
+
+
+def test_allowed_marketing_gets_opt_out_instructions_when_due() -> None:
+    decision, reason, body = one(Category.MARKETING, state())
+    assert reason is Reason.ALLOWED
+    assert body.endswith(OPT_OUT_NOTICE)
+    recent = state(optout_notice_at={"alerts": AFTERNOON - timedelta(days=3)})
+    assert one(Category.MARKETING, recent)[2] == "Example Corp Alerts: sale today."
+    assert one(Category.TRANSACTIONAL, state())[2] == "Example Corp Alerts: sale today."
+
+
+def test_instructions_count_in_the_segment_limit() -> None:
+    limit_body = "x" * (153 * 4 - 5)  # fits 4 segments alone, not with the notice appended
+    assert one(Category.MARKETING, state(optout_notice_at={"alerts": AFTERNOON}), body=limit_body)[1] is Reason.ALLOWED
+    assert one(Category.MARKETING, state(), body=limit_body)[1] is Reason.MESSAGE_INVALID
+
+
+def test_ask_pending_on_the_sender_counts_as_opted_out() -> None:
+    asked = state(ask_pending={"+18005550100": AFTERNOON})
+    assert one(Category.MARKETING, asked)[1] is Reason.OPTED_OUT
+
+
+def test_breaker_on_a_prefix() -> None:
+    assert one(Category.MARKETING, state(), breakers=breaker("prefix", NY[:-3]))[1] is Reason.PUMPING_BREAKER
+    assert one(Category.MARKETING, state(), breakers=breaker("prefix", "+1212555999"))[1] is Reason.ALLOWED
+
+
+def test_mms_checks() -> None:
+    urls = ("s3://media/cat.jpg",)
+    assert one(Category.MARKETING, state(), media=MediaReport(4_000_000), media_urls=urls)[1] is Reason.ALLOWED
+    assert one(Category.MARKETING, state(), media=MediaReport(6_000_000), media_urls=urls)[1] is Reason.MESSAGE_INVALID
+    bad_type = MediaReport(1000, ("s3://media/x.exe: type application/octet-stream is not supported for MMS",))
+    assert one(Category.MARKETING, state(), media=bad_type, media_urls=urls)[1] is Reason.MESSAGE_INVALID
+
+
+def test_quiet_hours_defer_names_the_retry_time() -> None:
+    request = OutboundRequest(program="alerts", category=Category.MARKETING, recipients=(NY,), body="hi")
+    (decision,) = decide(request, CONFIG, Situation({NY: state()}, {}, MediaReport(), NIGHT))
+    assert decision.retry_at == datetime(2026, 11, 24, 8, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+def test_one_decision_per_recipient_in_order() -> None:
+    request = OutboundRequest(
+        program="alerts", category=Category.MARKETING, recipients=(NY, "garbage", "+12125550124"), body="hi"
+    )
+    decisions = decide(request, CONFIG, Situation({NY: state()}, {}, MediaReport(), AFTERNOON))
+    assert [d.reason for d in decisions] == [Reason.ALLOWED, Reason.INVALID_NUMBER, Reason.NOT_SUBSCRIBED]
+
+
+@pytest.mark.parametrize(
+    ("program", "sender", "fragment"),
+    [("nope", None, "unknown program"), ("alerts", "12345", "does not carry"), ("alerts", "12", "not a number")],
+)
+def test_invalid_requests(program: str, sender: str | None, fragment: str) -> None:
+    request = OutboundRequest(program=program, category=Category.MARKETING, recipients=(NY,), body="hi", sender=sender)
+    with pytest.raises(InvalidRequest, match=fragment):
+        decide(request, CONFIG, Situation({}, {}, MediaReport(), AFTERNOON))
