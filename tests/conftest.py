@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,10 @@ for extra in (ROOT / "layers" / "sms_consent", ROOT / "local"):
 # What Lambda's environment holds before any module is imported (Powertools reads it at import).
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SmsConsent")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "sms-consent")
+
+from sms_consent_local import aws_calls  # noqa: E402
+
+aws_calls.install()  # before any client exists, so that request counts see every client
 
 from sms_consent import wiring  # noqa: E402
 from sms_consent.repository.table import bind  # noqa: E402
@@ -183,6 +188,22 @@ def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSt
         bind(stack.table_name, REGION)
         yield stack
         wiring.reset()
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto in process is not thread-safe inside one request (DynamoDB is): make each request atomic,
+    as each DynamoDB request is, while threads still interleave between requests."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    original = BotocoreStubber.__call__
+
+    def atomic(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
 
 
 def api_request(

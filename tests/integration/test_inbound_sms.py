@@ -147,9 +147,7 @@ def test_previous_published_message_id_picks_the_prompt(aws_stack: AwsStack) -> 
         for name, message_id in (("tone1", "msg-tone1"), ("tone2", "msg-tone2")):
             pending = programs[name].pending
             assert pending is not None
-            programs[name] = replace(
-                programs[name], pending=replace(pending, prompt_message_id=message_id)
-            )
+            programs[name] = replace(programs[name], pending=replace(pending, prompt_message_id=message_id))
         return consent.Change(replace(state, programs=programs), touched=True)
 
     numbers.update_with_retry(PHONE, stamp)
@@ -288,22 +286,6 @@ def test_store_unavailable_fails_the_invocation_so_it_is_retried(aws_stack: AwsS
     with pytest.raises(Exception, match=r"(?i)resource|table|not found"):
         aws_stack.invoke("InboundSmsFunction", sms_event("STOP"))
     assert aws_stack.outbound_requests() == [], "no confirmation for an opt-out that was not stored"
-
-
-@pytest.fixture
-def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto in process is not thread-safe inside one request (DynamoDB is): make each request atomic,
-    as each DynamoDB request is, while threads still interleave between requests."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.Lock()
-    original = BotocoreStubber.__call__
-
-    def atomic(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, event_name, request, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
 
 
 @pytest.mark.usefixtures("atomic_requests")

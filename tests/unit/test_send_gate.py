@@ -171,7 +171,7 @@ def test_decision_table(situation: str, category: Category) -> None:
 
 
 def test_allowed_marketing_gets_opt_out_instructions_when_due() -> None:
-    decision, reason, body = one(Category.MARKETING, state())
+    _decision, reason, body = one(Category.MARKETING, state())
     assert reason is Reason.ALLOWED
     assert body.endswith(OPT_OUT_NOTICE)
     recent = state(optout_notice_at={"alerts": AFTERNOON - timedelta(days=3)})
