@@ -26,9 +26,13 @@ def run() -> list[str]:
 
     aws_calls.install()
     os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-        POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="WARNING",
-    )  # fmt: skip
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
     from sms_consent import consent, send_gate, wiring
     from sms_consent.messages import Category, OutboundRequest
     from sms_consent.repository import numbers
@@ -48,8 +52,9 @@ def run() -> list[str]:
         at = AFTERNOON - timedelta(days=40)
         with numbers.NumberStateItem.batch_write() as batch:
             for phone in phones:
-                change = consent.grant(consent.NumberState(phone=phone), "alerts", source="keyword", at=at, now=at,
-                                       evidence={})  # fmt: skip
+                change = consent.grant(
+                    consent.NumberState(phone=phone), "alerts", source="keyword", at=at, now=at, evidence={}
+                )
                 item = numbers.to_item(change.state)
                 item.version = 1
                 batch.save(item)
@@ -59,7 +64,7 @@ def run() -> list[str]:
                 category=Category.MARKETING,
                 recipients=tuple(phones[i : i + 100]),
                 body="Example Corp Alerts: sale today.",
-            )  # fmt: skip
+            )
             for i in range(0, RECIPIENTS, 100)
         ]
         send_gate.check(requests[0], deps)  # warm up
@@ -74,8 +79,9 @@ def run() -> list[str]:
             naive = []
             for request in requests:
                 states = {phone: numbers.get(phone) for phone in request.recipients}
-                situation = send_gate.Situation(states, deps.breakers.open_breakers(AFTERNOON), send_gate.MediaReport(),
-                                                AFTERNOON)  # fmt: skip
+                situation = send_gate.Situation(
+                    states, deps.breakers.open_breakers(AFTERNOON), send_gate.MediaReport(), AFTERNOON
+                )
                 naive.extend(send_gate.decide(request, deps.config, situation))
             naive_seconds = time.perf_counter() - started
         assert [d.reason for d in ours] == [d.reason for d in naive], "both strategies must decide alike"
