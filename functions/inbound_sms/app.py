@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sms_consent import inbound, keywords, wiring
 from sms_consent.observability import logger, metrics, tracer
+from sms_consent.repository.counters import record_confirmation
 
 settings = wiring.settings()
 
@@ -31,6 +32,7 @@ def handle_message(message: inbound.InboundSms, notification: SnsNotificationMod
         events=wiring.event_sink(),
         clock=wiring.utc_now,
         keyword_sets=inbound.keyword_sets_of(config),
+        count_confirmation=record_confirmation,
     )
     outcome = inbound.handle(message, notification.Timestamp, deps)
     metrics.add_metric(name=f"Inbound_{outcome.action.value}", unit=MetricUnit.Count, value=1)

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sms_consent.phones import InvalidPhoneNumber, NumberType, normalize_sender
+from sms_consent.pumping import PumpingConfig
 from sms_consent.quiet_hours import QuietHoursPolicy, policy_from_config
 
 PROGRAM_ID = r"^[a-z][a-z0-9_-]{0,39}$"
@@ -158,7 +159,7 @@ class ProgramConfig(_Strict):
     keyword_sets: tuple[ExtraKeywordSet, ...] = ()
     senders: tuple[Sender, ...] = Field(min_length=1)
     programs: dict[str, Program] = Field(min_length=1)
-    pumping: dict[str, Any] = Field(default_factory=dict)
+    pumping: PumpingConfig = PumpingConfig()
 
     @field_validator("programs")
     @classmethod

@@ -98,6 +98,8 @@ class InboundDeps:
     events: EventSink
     clock: Callable[[], datetime]
     keyword_sets: tuple[keywords.KeywordSet, ...] = field(default=keywords.BUILTIN_KEYWORD_SETS)
+    # Traffic-pumping counters: confirmations against prompts show a collapse in conversion.
+    count_confirmation: Callable[[phones.PhoneInfo, datetime], None] = lambda phone, now: None
 
 
 class UnroutableMessage(ValueError):
@@ -374,6 +376,8 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
 
     _, events = deps.store.update(origin, apply)
     decision = decided[-1]
+    if decision.action is Action.CONFIRMED:
+        deps.count_confirmation(phones.parse(origin, deps.config.default_region), ctx.now)
     requests = tuple(
         OutboundRequest(
             program=reply.program,

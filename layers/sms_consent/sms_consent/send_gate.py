@@ -120,6 +120,8 @@ class GateDeps:
     breakers: BreakerSource
     media: MediaInspector
     deferrals: Deferrals
+    # Traffic-pumping counters: every prompt that leaves is counted (country, prefix, client IP).
+    count_prompt: Callable[[phones.PhoneInfo, str | None, datetime], None] = lambda phone, ip, now: None
 
 
 @dataclass(frozen=True)
@@ -350,6 +352,8 @@ def _send(
         return replace(decision, decision=Decision.DEFER, retry_at=situation.now + SEND_RETRY_DELAY)
     if request.category is Category.OPTIN_PROMPT:
         _record_prompt(decision.phone, request, result.message_id, deps)
+        client_ip = request.metadata.get("client_ip")
+        deps.count_prompt(phones.parse(decision.phone), str(client_ip) if client_ip else None, situation.now)
     return decision
 
 

@@ -74,6 +74,7 @@ def gate_deps() -> Any:
     from sms_consent.adapters.breaker_cache import CachedBreakers
     from sms_consent.adapters.deferral import QueueOrScheduleDeferrals
     from sms_consent.adapters.media import S3MediaInspector
+    from sms_consent.repository.counters import record_prompt
     from sms_consent.send_gate import GateDeps
 
     current = settings()
@@ -92,6 +93,7 @@ def gate_deps() -> Any:
             topic_arn=current.outbound_topic_arn,
             role_arn=current.scheduler_role_arn,
         ),
+        count_prompt=record_prompt,
     )
 
 

@@ -78,3 +78,22 @@ def open_breaker(
     )
     item.save()
     return _breaker(item)
+
+
+class DynamoBreakers:
+    """The BreakerStore port on the single table."""
+
+    def all_breakers(self) -> dict[tuple[str, str], Breaker]:
+        return all_breakers()
+
+    def open_breaker(
+        self,
+        dimension: str,
+        key: str,
+        *,
+        rule: str,
+        now: datetime,
+        figures: Mapping[str, Any],
+        previous: Breaker | None,
+    ) -> Breaker:
+        return open_breaker(dimension, key, rule=rule, now=now, figures=figures, previous=previous)

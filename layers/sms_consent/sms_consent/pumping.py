@@ -1,0 +1,302 @@
+"""Traffic-pumping detection: pure rules over time-bucketed counters.
+
+Every 5 minutes the detector looks at the bucket that just closed (and the one before it) and compares
+each active country, 1k-number prefix and client IP with its baseline: the same hour of the week over
+the last 4 weeks (median and MAD, robust to one odd week) and each country's usual conversion from
+prompt to confirmation. Every rule has a floor, so low volumes never trip; a new deployment without
+history falls back to absolute floors. The allow-list always wins; `record_only` reports without
+opening breakers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sms_consent.breakers import Breaker
+from sms_consent.consent import iso
+from sms_consent.messages import BusEvent
+from sms_consent.ports import EventSink
+
+BUCKET = timedelta(minutes=5)
+WEEKS_OF_HISTORY = 4
+
+
+class PumpingConfig(BaseModel):
+    """Thresholds, each with a floor; embedded in programs.yaml under `pumping:`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["enforce", "record_only"] = "enforce"
+    allow_countries: tuple[str, ...] = ()
+    allow_prefixes: tuple[str, ...] = ()
+    # volume spike: prompts in a bucket against the same hour of week
+    spike_floor: int = Field(default=20, ge=1)
+    spike_factor: float = Field(default=4.0, gt=1)
+    spike_mad_factor: float = Field(default=6.0, gt=0)
+    spike_floor_without_history: int = Field(default=60, ge=1)
+    # conversion collapse: confirmations / prompts over the last two buckets against the country's usual
+    conversion_floor_prompts: int = Field(default=25, ge=1)
+    conversion_ratio: float = Field(default=0.25, gt=0, lt=1)
+    conversion_min_baseline_prompts: int = Field(default=200, ge=1)
+    # new destination: a country or prefix with no history at all
+    new_destination_floor: int = Field(default=8, ge=1)
+    # range sweep: distinct, consecutive last-three-digits within one prefix and bucket
+    sweep_min_distinct: int = Field(default=6, ge=2)
+    sweep_min_run: int = Field(default=5, ge=2)
+    # IP fan-out
+    ip_max_numbers: int = Field(default=8, ge=1)
+    ip_max_countries: int = Field(default=3, ge=2)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCounts:
+    """One country, prefix or IP in one bucket."""
+
+    dimension: str  # "country", "prefix", "ip"
+    key: str
+    prompts: int = 0
+    confirmations: int = 0
+    suffixes: frozenset[str] = frozenset()  # prefix: last three digits seen
+    numbers: frozenset[str] = frozenset()  # ip: numbers prompted
+    countries: frozenset[str] = frozenset()  # ip: countries prompted
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What is usual for a key: prompts in this 5-minute slot of the week in past weeks, and conversion."""
+
+    same_slot_prompts: tuple[int, ...] = ()  # one value per past week, newest first
+    total_prompts: int = 0  # everything ever seen for the key (0: a new destination)
+    total_confirmations: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    rule: str
+    dimension: str
+    key: str
+    figures: dict[str, float | int | str]
+    baseline: dict[str, float | int | str]
+
+    @property
+    def breaker(self) -> tuple[str, str] | None:
+        """What to stop: the country or prefix (IP fan-out stops the IP at the opt-in API)."""
+        return (self.dimension, self.key)
+
+
+@dataclass(frozen=True)
+class Detection:
+    trips: tuple[Trip, ...]
+    breakers_to_open: tuple[Trip, ...] = field(default=())
+
+
+class CounterStore(Protocol):
+    def read_bucket(self, start: datetime) -> dict[tuple[str, str], KeyCounts]: ...
+
+    def baselines(self, keys: Sequence[tuple[str, str]], slot: int) -> dict[tuple[str, str], Baseline]: ...
+
+    def roll_up(self, start: datetime, counts: Mapping[tuple[str, str], KeyCounts]) -> None: ...
+
+
+class BreakerStore(Protocol):
+    def all_breakers(self) -> Mapping[tuple[str, str], Breaker]: ...
+
+    def open_breaker(
+        self,
+        dimension: str,
+        key: str,
+        *,
+        rule: str,
+        now: datetime,
+        figures: Mapping[str, object],
+        previous: Breaker | None,
+    ) -> Breaker: ...
+
+
+def bucket_start(moment: datetime) -> datetime:
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % int(BUCKET.total_seconds()), tz=moment.tzinfo)
+
+
+def slot_of_week(moment: datetime) -> int:
+    """0..2015: which 5-minute slot of the (UTC) week a bucket is."""
+    return (moment.weekday() * 24 * 60 + moment.hour * 60 + moment.minute) // 5
+
+
+def _robust(values: Sequence[int]) -> tuple[float, float]:
+    median = float(statistics.median(values))
+    mad = float(statistics.median(abs(value - median) for value in values))
+    return median, mad
+
+
+def volume_spike(counts: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
+    if counts.dimension == "ip" or counts.prompts < config.spike_floor:
+        return None
+    history = [value for value in baseline.same_slot_prompts if value >= 0]
+    if len(history) < 2:
+        if counts.prompts < config.spike_floor_without_history:
+            return None
+        return Trip("volume_spike", counts.dimension, counts.key, {"prompts": counts.prompts},
+                    {"weeks_of_history": len(history), "floor": config.spike_floor_without_history})  # fmt: skip
+    median, mad = _robust(history)
+    threshold = max(config.spike_floor, median * config.spike_factor, median + config.spike_mad_factor * max(mad, 1.0))
+    if counts.prompts <= threshold:
+        return None
+    return Trip("volume_spike", counts.dimension, counts.key, {"prompts": counts.prompts},
+                {"median": median, "mad": mad, "threshold": round(threshold, 1)})  # fmt: skip
+
+
+def conversion_collapse(recent: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
+    if recent.dimension != "country" or recent.prompts < config.conversion_floor_prompts:
+        return None
+    if baseline.total_prompts < config.conversion_min_baseline_prompts:
+        return None
+    usual = baseline.total_confirmations / baseline.total_prompts
+    rate = recent.confirmations / recent.prompts
+    if usual <= 0 or rate >= usual * config.conversion_ratio:
+        return None
+    return Trip("conversion_collapse", recent.dimension, recent.key,
+                {"prompts": recent.prompts, "confirmations": recent.confirmations, "conversion": round(rate, 4)},
+                {"conversion": round(usual, 4), "prompts": baseline.total_prompts})  # fmt: skip
+
+
+def new_destination(counts: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
+    if counts.dimension not in ("country", "prefix") or baseline.total_prompts > 0:
+        return None
+    if counts.prompts < config.new_destination_floor:
+        return None
+    return Trip("new_destination", counts.dimension, counts.key, {"prompts": counts.prompts},
+                {"prompts_before": 0, "floor": config.new_destination_floor})  # fmt: skip
+
+
+def longest_run(suffixes: frozenset[str]) -> int:
+    values = sorted(int(s) for s in suffixes if s.isdigit())
+    best = run = 1 if values else 0
+    for previous, current in itertools.pairwise(values):
+        run = run + 1 if current == previous + 1 else 1
+        best = max(best, run)
+    return best
+
+
+def range_sweep(counts: KeyCounts, config: PumpingConfig) -> Trip | None:
+    if counts.dimension != "prefix" or len(counts.suffixes) < config.sweep_min_distinct:
+        return None
+    run = longest_run(counts.suffixes)
+    if run < config.sweep_min_run:
+        return None
+    return Trip("range_sweep", "prefix", counts.key, {"distinct_numbers": len(counts.suffixes), "longest_run": run},
+                {"min_run": config.sweep_min_run, "min_distinct": config.sweep_min_distinct})  # fmt: skip
+
+
+def ip_fanout(counts: KeyCounts, config: PumpingConfig) -> Trip | None:
+    if counts.dimension != "ip":
+        return None
+    if len(counts.numbers) < config.ip_max_numbers and len(counts.countries) < config.ip_max_countries:
+        return None
+    return Trip("ip_fanout", "ip", counts.key, {"numbers": len(counts.numbers), "countries": len(counts.countries)},
+                {"max_numbers": config.ip_max_numbers, "max_countries": config.ip_max_countries})  # fmt: skip
+
+
+def _allowed(dimension: str, key: str, config: PumpingConfig) -> bool:
+    if dimension == "country":
+        return key in config.allow_countries
+    if dimension == "prefix":
+        return any(key.startswith(prefix) for prefix in config.allow_prefixes)
+    return False
+
+
+def merge(latest: KeyCounts, previous: KeyCounts | None) -> KeyCounts:
+    if previous is None:
+        return latest
+    return KeyCounts(
+        latest.dimension,
+        latest.key,
+        latest.prompts + previous.prompts,
+        latest.confirmations + previous.confirmations,
+        latest.suffixes | previous.suffixes,
+        latest.numbers | previous.numbers,
+        latest.countries | previous.countries,
+    )
+
+
+def detect(
+    latest: Mapping[tuple[str, str], KeyCounts],
+    previous: Mapping[tuple[str, str], KeyCounts],
+    baselines: Mapping[tuple[str, str], Baseline],
+    config: PumpingConfig,
+) -> Detection:
+    """Rules over the bucket that just closed (`latest`) and the one before; one trip per key at most."""
+    trips: list[Trip] = []
+    for key, counts in latest.items():
+        if _allowed(counts.dimension, counts.key, config):
+            continue
+        baseline = baselines.get(key, Baseline())
+        recent = merge(counts, previous.get(key))
+        trip = (
+            range_sweep(counts, config)
+            or ip_fanout(recent, config)
+            or new_destination(recent, baseline, config)
+            or volume_spike(counts, baseline, config)
+            or conversion_collapse(recent, baseline, config)
+        )
+        if trip is not None:
+            trips.append(trip)
+    breakers = tuple(trips) if config.mode == "enforce" else ()
+    return Detection(tuple(trips), breakers)
+
+
+def run_tick(
+    counters: CounterStore, breakers: BreakerStore, events: EventSink, config: PumpingConfig, now: datetime
+) -> Detection:
+    """One detector run: read the closed buckets and baselines, detect, open breakers, report, roll up.
+
+    A failure anywhere leaves breakers as they were; they expire on their own.
+    """
+    latest_start = bucket_start(now) - BUCKET
+    previous_start = latest_start - BUCKET
+    latest = counters.read_bucket(latest_start)
+    previous = counters.read_bucket(previous_start)
+    baselines = counters.baselines(list(latest), slot_of_week(latest_start))
+    detection = detect(latest, previous, baselines, config)
+    existing = breakers.all_breakers() if detection.breakers_to_open else {}
+    opened: dict[tuple[str, str], Breaker] = {}
+    for trip in detection.breakers_to_open:
+        target = trip.breaker
+        if target is None or target in opened:
+            continue
+        opened[target] = breakers.open_breaker(
+            target[0], target[1], rule=trip.rule, now=now, figures=trip.figures, previous=existing.get(target)
+        )
+    if detection.trips:
+        events.publish(
+            [
+                BusEvent(
+                    detail_type="TrafficPumpingSuspected",
+                    detail={
+                        "rule": trip.rule,
+                        "dimension": trip.dimension,
+                        "key": trip.key,
+                        "phone": None,
+                        "figures": trip.figures,
+                        "baseline": trip.baseline,
+                        "mode": config.mode,
+                        "breaker_expires_at": iso(opened[(trip.dimension, trip.key)].expires_at)
+                        if (trip.dimension, trip.key) in opened
+                        else None,
+                        "bucket": iso(latest_start),
+                        "source": "pumping_detector",
+                        "timestamp": iso(now),
+                    },
+                )
+                for trip in detection.trips
+            ]
+        )
+    counters.roll_up(previous_start, previous)
+    return detection

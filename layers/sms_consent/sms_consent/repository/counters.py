@@ -1,0 +1,195 @@
+"""Traffic-pumping counters: 5-minute buckets per country, 1k-number prefix and client IP.
+
+Writes are atomic ADDs. A bucket's items are spread over a few partitions by key, and a country's
+item over a few shards, so that one busy country does not make one hot item. The detector reads a
+bucket with one Query per partition, and each active key's baseline with BatchGetItem: its cost
+depends on the keys active in the last ten minutes, never on how many numbers are subscribed.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sms_consent.consent import iso
+from sms_consent.phones import PhoneInfo
+from sms_consent.pumping import WEEKS_OF_HISTORY, Baseline, KeyCounts, bucket_start, slot_of_week
+from sms_consent.repository.numbers import _client
+from sms_consent.repository.table import TableItem
+
+PARTITIONS = 4
+COUNTRY_SHARDS = 4
+KEEP = timedelta(days=2)  # raw buckets: the detector only reads the last two; baselines keep the rest
+
+
+def _table() -> str:
+    return str(TableItem.Meta.table_name)
+
+
+def _partition(dimension: str, key: str) -> int:
+    return zlib.crc32(f"{dimension}#{key}".encode()) % PARTITIONS
+
+
+def _bucket_pk(start: datetime, partition: int) -> str:
+    return f"CTR#{iso(start)}#{partition}"
+
+
+def _add(start: datetime, dimension: str, key: str, *, prompts: int, confirmations: int, sets: dict[str, str]) -> None:
+    shard = random.randrange(COUNTRY_SHARDS) if dimension == "country" else 0
+    names = {"#p": "prompts", "#c": "confirmations", "#d": "dimension", "#k": "key", "#t": "ttl"}
+    values: dict[str, Any] = {
+        ":p": {"N": str(prompts)},
+        ":c": {"N": str(confirmations)},
+        ":d": {"S": dimension},
+        ":k": {"S": key},
+        ":t": {"N": str(int((start + KEEP).timestamp()))},
+    }
+    adds = ["#p :p", "#c :c"]
+    for index, (attribute, member) in enumerate(sets.items()):
+        names[f"#s{index}"] = attribute
+        values[f":s{index}"] = {"SS": [member]}
+        adds.append(f"#s{index} :s{index}")
+    _client().update_item(
+        TableName=_table(),
+        Key={"PK": {"S": _bucket_pk(start, _partition(dimension, key))}, "SK": {"S": f"{dimension}#{key}#{shard}"}},
+        UpdateExpression="ADD " + ", ".join(adds) + " SET #d = :d, #k = :k, #t = :t",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def record_prompt(phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
+    """A prompt went out: count it for the country, the prefix (with its last digits) and the IP."""
+    start = bucket_start(now)
+    _add(start, "country", phone.country, prompts=1, confirmations=0, sets={})
+    _add(start, "prefix", phone.prefix, prompts=1, confirmations=0, sets={"suffixes": phone.e164[-3:]})
+    if client_ip:
+        _add(
+            start, "ip", client_ip, prompts=1, confirmations=0, sets={"numbers": phone.e164, "countries": phone.country}
+        )
+
+
+def record_confirmation(phone: PhoneInfo, now: datetime) -> None:
+    start = bucket_start(now)
+    _add(start, "country", phone.country, prompts=0, confirmations=1, sets={})
+    _add(start, "prefix", phone.prefix, prompts=0, confirmations=1, sets={})
+
+
+def _strings(raw: dict[str, Any], name: str) -> frozenset[str]:
+    return frozenset(raw.get(name, {}).get("SS", []))
+
+
+def read_bucket(start: datetime) -> dict[tuple[str, str], KeyCounts]:
+    found: dict[tuple[str, str], KeyCounts] = {}
+    client = _client()
+    for partition in range(PARTITIONS):
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": _bucket_pk(start, partition)}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = client.query(**kwargs)
+            for raw in page.get("Items", []):
+                key = (raw["dimension"]["S"], raw["key"]["S"])
+                current = found.get(key, KeyCounts(*key))
+                found[key] = KeyCounts(
+                    key[0],
+                    key[1],
+                    current.prompts + int(raw.get("prompts", {}).get("N", 0)),
+                    current.confirmations + int(raw.get("confirmations", {}).get("N", 0)),
+                    current.suffixes | _strings(raw, "suffixes"),
+                    current.numbers | _strings(raw, "numbers"),
+                    current.countries | _strings(raw, "countries"),
+                )
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return found
+
+
+def _baseline_pk(dimension: str, key: str) -> str:
+    return f"BASE#{dimension}#{key}"
+
+
+def baselines(keys: Sequence[tuple[str, str]], slot: int) -> dict[tuple[str, str], Baseline]:
+    """Each key's weekly values for this slot and its all-time totals: BatchGetItem, 2 items per key."""
+    client = _client()
+    wanted = [{"PK": {"S": _baseline_pk(d, k)}, "SK": {"S": sk}} for d, k in keys for sk in (f"SLOT#{slot}", "SUMMARY")]
+    raw_items: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {_table(): {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
+        for _attempt in range(6):
+            response = client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(_table(), []):
+                raw_items[(raw["PK"]["S"], raw["SK"]["S"])] = raw
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+    result = {}
+    for dimension, key in keys:
+        pk = _baseline_pk(dimension, key)
+        slot_item = raw_items.get((pk, f"SLOT#{slot}"), {})
+        summary = raw_items.get((pk, "SUMMARY"), {})
+        result[(dimension, key)] = Baseline(
+            same_slot_prompts=tuple(int(v["N"]) for v in slot_item.get("weeks", {}).get("L", [])),
+            total_prompts=int(summary.get("prompts", {}).get("N", 0)),
+            total_confirmations=int(summary.get("confirmations", {}).get("N", 0)),
+        )
+    return result
+
+
+def seed_baseline(
+    dimension: str, key: str, slot: int, weeks: Sequence[int], *, prompts: int, confirmations: int
+) -> None:
+    """Write history directly (a simulator's or an import's weeks of normal traffic)."""
+    client = _client()
+    pk = _baseline_pk(dimension, key)
+    client.put_item(
+        TableName=_table(),
+        Item={"PK": {"S": pk}, "SK": {"S": f"SLOT#{slot}"}, "weeks": {"L": [{"N": str(v)} for v in weeks]}},
+    )
+    client.put_item(
+        TableName=_table(),
+        Item={"PK": {"S": pk}, "SK": {"S": "SUMMARY"}, "prompts": {"N": str(prompts)},
+              "confirmations": {"N": str(confirmations)}},
+    )  # fmt: skip
+
+
+def roll_up(start: datetime, counts: Mapping[tuple[str, str], KeyCounts]) -> None:
+    """Fold a closed bucket into its keys' baselines: this slot's weekly values and the totals."""
+    if not counts:
+        return
+    client = _client()
+    slot = slot_of_week(start)
+    current = baselines(list(counts), slot)
+    for (dimension, key), figures in counts.items():
+        pk = _baseline_pk(dimension, key)
+        weeks = [figures.prompts, *current[(dimension, key)].same_slot_prompts][:WEEKS_OF_HISTORY]
+        client.put_item(
+            TableName=_table(),
+            Item={"PK": {"S": pk}, "SK": {"S": f"SLOT#{slot}"}, "weeks": {"L": [{"N": str(v)} for v in weeks]}},
+        )
+        client.update_item(
+            TableName=_table(),
+            Key={"PK": {"S": pk}, "SK": {"S": "SUMMARY"}},
+            UpdateExpression="ADD prompts :p, confirmations :c",
+            ExpressionAttributeValues={":p": {"N": str(figures.prompts)}, ":c": {"N": str(figures.confirmations)}},
+        )
+
+
+class DynamoCounters:
+    """The CounterStore port on the single table."""
+
+    def read_bucket(self, start: datetime) -> dict[tuple[str, str], KeyCounts]:
+        return read_bucket(start)
+
+    def baselines(self, keys: Sequence[tuple[str, str]], slot: int) -> dict[tuple[str, str], Baseline]:
+        return baselines(keys, slot)
+
+    def roll_up(self, start: datetime, counts: Mapping[tuple[str, str], KeyCounts]) -> None:
+        roll_up(start, counts)
