@@ -50,6 +50,7 @@ class AwsStack:
     env: dict[str, str]
     outbox: Path
     runner: FunctionRunner
+    relays: dict[str, str] = field(default_factory=dict)  # EventBridge rule relay queues -> SNS topics
     _probes: dict[str, str] = field(default_factory=dict)
 
     def invoke(self, function_id: str, event: dict[str, Any] | str, *, reuse: bool = True) -> Any:
@@ -181,6 +182,7 @@ def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSt
             env=env,
             outbox=outbox,
             runner=FunctionRunner(template, environments),
+            relays=created.relays,
         )
         _add_probe(stack, "outbound", topic_arn=stack.outbound_topic_arn)
         _add_probe(stack, "bus", bus=stack.event_bus_name)

@@ -1,0 +1,114 @@
+"""Traffic pumping on moto: real counters -> detector -> breaker -> gate denial -> alert event;
+the detector's cost does not grow with the number of subscriptions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import boto3
+
+from sms_consent import consent, pumping, send_gate, wiring
+from sms_consent.messages import Category, OutboundRequest
+from sms_consent.phones import parse
+from sms_consent.repository import breakers, counters, numbers
+from sms_consent.send_gate import Reason
+from sms_consent_local import aws_calls
+from tests.conftest import AwsStack, load_event
+
+NOON = datetime(2026, 11, 23, 12, 1, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
+TICK = pumping.bucket_start(NOON) + pumping.BUCKET + timedelta(seconds=5)
+
+
+def tick(now: datetime = TICK) -> pumping.Detection:
+    return pumping.run_tick(
+        counters.DynamoCounters(), breakers.DynamoBreakers(), wiring.event_sink(), pumping.PumpingConfig(), now
+    )
+
+
+def test_sweep_opens_a_breaker_the_gate_honours_and_alerts(aws_stack: AwsStack) -> None:
+    for suffix in range(100, 108):  # +1 415 555 0100 ... 0107: a sequential sweep of one 1k block
+        counters.record_prompt(parse(f"+14155550{suffix}"), "198.51.100.7", NOON)
+    detection = tick()
+    rules = {(trip.rule, trip.dimension) for trip in detection.trips}
+    assert ("range_sweep", "prefix") in rules
+    open_now = breakers.open_breakers(TICK)
+    assert ("prefix", "+14155550") in open_now
+    assert open_now[("prefix", "+14155550")].expires_at == TICK + timedelta(minutes=30)
+
+    at = TICK - timedelta(days=1)
+    numbers.update_with_retry(
+        "+14155550150", lambda s: consent.grant(s, "alerts", source="keyword", at=at, now=at, evidence={})
+    )
+    deps = replace(wiring.gate_deps(), clock=lambda: TICK + timedelta(minutes=1))
+    request = OutboundRequest(program="alerts", category=Category.MARKETING, recipients=("+14155550150",), body="hi")
+    (decision,) = send_gate.process(request, deps)
+    assert decision.reason is Reason.PUMPING_BREAKER
+
+    alerts = [e for e in aws_stack.bus_events() if e["detail-type"] == "TrafficPumpingSuspected"]
+    assert {a["detail"]["rule"] for a in alerts} >= {"range_sweep"}
+    # The template's rule forwards it to AlertTopic (moto needs a relay queue for SNS targets).
+    sqs = boto3.client("sqs", region_name=aws_stack.region)
+    relayed = [
+        json.loads(m["Body"])
+        for url in aws_stack.relays
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+    assert any(body["detail-type"] == "TrafficPumpingSuspected" for body in relayed)
+
+
+def test_repeated_trips_escalate(aws_stack: AwsStack) -> None:
+    durations = []
+    for day in range(3):
+        moment = NOON + timedelta(days=day)
+        for index in range(70):
+            counters.record_prompt(parse(f"+3712{index:07d}"), None, moment)  # Latvia: new, then spiking
+        tick(pumping.bucket_start(moment) + pumping.BUCKET + timedelta(seconds=5))
+        breaker = breakers.all_breakers()[("country", "LV")]
+        durations.append(breaker.expires_at - breaker.opened_at)
+    assert durations == [timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12)]
+
+
+def test_record_only_reports_without_breakers(aws_stack: AwsStack) -> None:
+    for index in range(70):
+        counters.record_prompt(parse(f"+3712{index:07d}"), None, NOON)
+    detection = pumping.run_tick(
+        counters.DynamoCounters(), breakers.DynamoBreakers(), wiring.event_sink(),
+        pumping.PumpingConfig(mode="record_only"), TICK,
+    )  # fmt: skip
+    assert detection.trips
+    assert breakers.all_breakers() == {}
+    assert any(e["detail-type"] == "TrafficPumpingSuspected" for e in aws_stack.bus_events())
+
+
+def _subscriptions(count: int, start: int) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    items = [
+        {"PutRequest": {"Item": {"PK": {"S": f"PHONE#+1{start + i:010d}"}, "SK": {"S": "STATE"},
+                                  "version": {"N": "1"}}}}
+        for i in range(count)
+    ]  # fmt: skip
+    table = wiring.settings().table_name
+    for offset in range(0, len(items), 25):
+        client.batch_write_item(RequestItems={table: items[offset : offset + 25]})
+
+
+def test_detector_cost_does_not_grow_with_subscriptions(aws_stack: AwsStack) -> None:
+    for index in range(30):
+        counters.record_prompt(parse(f"+1415555{index:04d}"), "198.51.100.7", NOON)
+    counts = []
+    for total in (1_000, 100_000):
+        _subscriptions(total - ((counts and 1_000) or 0), start=len(counts) * 1_000_000)
+        with aws_calls.counting() as calls:
+            tick()
+        counts.append(aws_calls.total(calls, "dynamodb"))
+        assert "dynamodb.Scan" not in calls
+    assert counts[0] == counts[1]
+
+
+def test_scheduled_event_runs_the_detector(aws_stack: AwsStack) -> None:
+    result = aws_stack.invoke("PumpingDetectorFunction", load_event("pumping_detector/scheduled.json"))
+    assert result["trips"] == []
+    assert result["tick"] == "1970-01-01T00:00:00Z"

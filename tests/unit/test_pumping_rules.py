@@ -1,0 +1,129 @@
+"""Every detector rule at its threshold and its floor; escalation; allow-list; record_only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sms_consent.breakers import Breaker, blocking, escalated_duration
+from sms_consent.phones import parse
+from sms_consent.pumping import (
+    Baseline,
+    KeyCounts,
+    PumpingConfig,
+    bucket_start,
+    conversion_collapse,
+    detect,
+    ip_fanout,
+    longest_run,
+    new_destination,
+    range_sweep,
+    slot_of_week,
+    volume_spike,
+)
+
+CONFIG = PumpingConfig()
+HISTORY = Baseline(same_slot_prompts=(10, 12, 9, 11), total_prompts=5000, total_confirmations=2000)
+
+
+def country(prompts: int, confirmations: int = 0, key: str = "US") -> KeyCounts:
+    return KeyCounts("country", key, prompts, confirmations)
+
+
+def test_volume_spike_threshold_and_floor() -> None:
+    # median 10.5, MAD 1 -> threshold max(20, 42, 16.5) = 42
+    assert volume_spike(country(42), HISTORY, CONFIG) is None
+    trip = volume_spike(country(43), HISTORY, CONFIG)
+    assert trip is not None
+    assert trip.rule == "volume_spike"
+    assert trip.baseline["median"] == 10.5
+    quiet = Baseline(same_slot_prompts=(1, 0, 1, 0), total_prompts=100)
+    assert volume_spike(country(19), quiet, CONFIG) is None  # below the floor whatever the ratio
+    assert volume_spike(country(20), quiet, CONFIG) is None  # at the floor: the floor must be exceeded
+    assert volume_spike(country(21), quiet, CONFIG) is not None
+
+
+def test_volume_spike_without_history_uses_the_absolute_floor() -> None:
+    assert volume_spike(country(59), Baseline(), CONFIG) is None
+    assert volume_spike(country(60), Baseline(), CONFIG) is not None
+
+
+def test_conversion_collapse() -> None:
+    # usual conversion 40%: collapse below 10%
+    assert conversion_collapse(country(100, 10), HISTORY, CONFIG) is None
+    trip = conversion_collapse(country(100, 9), HISTORY, CONFIG)
+    assert trip is not None
+    assert trip.figures["conversion"] == 0.09
+    assert conversion_collapse(country(24, 0), HISTORY, CONFIG) is None  # floor
+    thin = Baseline(total_prompts=199, total_confirmations=80)
+    assert conversion_collapse(country(100, 0), thin, CONFIG) is None  # baseline too thin to judge
+
+
+def test_new_destination() -> None:
+    assert new_destination(country(7, key="LV"), Baseline(), CONFIG) is None
+    assert new_destination(country(8, key="LV"), Baseline(), CONFIG) is not None
+    assert new_destination(country(8, key="LV"), Baseline(total_prompts=1), CONFIG) is None
+
+
+def test_range_sweep() -> None:
+    sweep = KeyCounts("prefix", "+3712000", 6, suffixes=frozenset({"100", "101", "102", "103", "104", "250"}))
+    assert range_sweep(sweep, CONFIG) is not None
+    scattered = KeyCounts("prefix", "+3712000", 6, suffixes=frozenset({"100", "101", "102", "103", "300", "250"}))
+    assert range_sweep(scattered, CONFIG) is None  # run of 4 < 5
+    few = KeyCounts("prefix", "+3712000", 5, suffixes=frozenset({"100", "101", "102", "103", "104"}))
+    assert range_sweep(few, CONFIG) is None  # 5 distinct < 6
+    assert longest_run(frozenset({"009", "010", "011"})) == 3
+
+
+def test_ip_fanout() -> None:
+    numbers = frozenset(f"+1415555{i:04d}" for i in range(7))
+    assert ip_fanout(KeyCounts("ip", "198.51.100.7", 7, numbers=numbers, countries=frozenset({"US"})), CONFIG) is None
+    more = numbers | {"+14155559999"}
+    assert ip_fanout(KeyCounts("ip", "198.51.100.7", 8, numbers=more, countries=frozenset({"US"})), CONFIG) is not None
+    spread = KeyCounts(
+        "ip", "198.51.100.7", 3, numbers=frozenset({"a", "b", "c"}), countries=frozenset({"US", "LV", "GB"})
+    )
+    assert ip_fanout(spread, CONFIG) is not None
+
+
+def test_detect_allow_list_and_record_only() -> None:
+    latest = {("country", "LV"): country(200, key="LV")}
+    assert [t.rule for t in detect(latest, {}, {}, CONFIG).trips] == ["new_destination"]
+    assert detect(latest, {}, {}, CONFIG).breakers_to_open
+    allowed = PumpingConfig(allow_countries=("LV",))
+    assert detect(latest, {}, {}, allowed).trips == ()
+    recording = PumpingConfig(mode="record_only")
+    detection = detect(latest, {}, {}, recording)
+    assert detection.trips
+    assert detection.breakers_to_open == ()
+
+
+def test_escalation() -> None:
+    assert escalated_duration(1) == timedelta(minutes=30)
+    assert escalated_duration(2) == timedelta(hours=2)
+    assert escalated_duration(3) == timedelta(hours=12)
+    assert escalated_duration(9) == timedelta(hours=12)
+
+
+def test_breaker_covers_country_and_prefix() -> None:
+    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    phone = parse("+33612345678")
+    open_ = {("country", "FR"): Breaker("country", "FR", "r", now, now + timedelta(minutes=30))}
+    assert blocking(phone, open_) is not None
+    assert blocking(parse("+14155550123"), open_) is None
+    prefix = {("prefix", phone.prefix): Breaker("prefix", phone.prefix, "r", now, now + timedelta(minutes=30))}
+    assert blocking(phone, prefix) is not None
+
+
+def test_buckets_and_slots() -> None:
+    moment = datetime(2026, 11, 23, 12, 7, 30, tzinfo=UTC)  # a Monday
+    assert bucket_start(moment) == datetime(2026, 11, 23, 12, 5, tzinfo=UTC)
+    assert slot_of_week(bucket_start(moment)) == (12 * 60 + 5) // 5
+    assert slot_of_week(datetime(2026, 11, 29, 23, 55, tzinfo=UTC)) == 2015
+
+
+@pytest.mark.parametrize("bad", [{"spike_factor": 1}, {"mode": "panic"}, {"unknown": 1}])
+def test_config_is_strict(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="validation error"):
+        PumpingConfig.model_validate(bad)
