@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -84,7 +85,7 @@ def test_record_only_reports_without_breakers(aws_stack: AwsStack) -> None:
 
 
 def _subscriptions(count: int, start: int) -> None:
-    client = boto3.client("dynamodb", region_name="us-east-1")
+    client: Any = boto3.client("dynamodb", region_name="us-east-1")
     items = [
         {"PutRequest": {"Item": {"PK": {"S": f"PHONE#+1{start + i:010d}"}, "SK": {"S": "STATE"},
                                   "version": {"N": "1"}}}}
@@ -98,7 +99,7 @@ def _subscriptions(count: int, start: int) -> None:
 def test_detector_cost_does_not_grow_with_subscriptions(aws_stack: AwsStack) -> None:
     for index in range(30):
         counters.record_prompt(parse(f"+1415555{index:04d}"), "198.51.100.7", NOON)
-    counts = []
+    counts: list[int] = []
     for total in (1_000, 100_000):
         _subscriptions(total - ((counts and 1_000) or 0), start=len(counts) * 1_000_000)
         with aws_calls.counting() as calls:
