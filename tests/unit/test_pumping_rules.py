@@ -127,3 +127,10 @@ def test_buckets_and_slots() -> None:
 def test_config_is_strict(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="validation error"):
         PumpingConfig.model_validate(bad)
+
+
+def test_a_campaign_spike_that_converts_is_left_alone() -> None:
+    spike = {("country", "US"): country(60, confirmations=20)}  # 33% vs the usual 40%
+    assert detect(spike, {}, {("country", "US"): HISTORY}, CONFIG).trips == ()
+    pumped = {("country", "US"): country(60, confirmations=2)}
+    assert [t.rule for t in detect(pumped, {}, {("country", "US"): HISTORY}, CONFIG).trips] == ["volume_spike"]

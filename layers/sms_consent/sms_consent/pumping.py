@@ -41,6 +41,8 @@ class PumpingConfig(BaseModel):
     spike_factor: float = Field(default=4.0, gt=1)
     spike_mad_factor: float = Field(default=6.0, gt=0)
     spike_floor_without_history: int = Field(default=60, ge=1)
+    # a spike whose conversion stays above this share of the usual is a campaign, not pumping
+    spike_conversion_ratio: float = Field(default=0.35, gt=0, lt=1)
     # conversion collapse: confirmations / prompts over the last two buckets against the country's usual
     conversion_floor_prompts: int = Field(default=25, ge=1)
     conversion_ratio: float = Field(default=0.25, gt=0, lt=1)
@@ -134,6 +136,14 @@ def _robust(values: Sequence[int]) -> tuple[float, float]:
     median = float(statistics.median(values))
     mad = float(statistics.median(abs(value - median) for value in values))
     return median, mad
+
+
+def converts_normally(recent: KeyCounts, baseline: Baseline, config: PumpingConfig) -> bool:
+    """A campaign spike brings people who confirm; pumped numbers never do."""
+    if baseline.total_prompts < config.conversion_min_baseline_prompts or recent.prompts == 0:
+        return False
+    usual = baseline.total_confirmations / baseline.total_prompts
+    return recent.confirmations / recent.prompts >= usual * config.spike_conversion_ratio
 
 
 def volume_spike(counts: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
@@ -239,11 +249,12 @@ def detect(
             continue
         baseline = baselines.get(key, Baseline())
         recent = merge(counts, previous.get(key))
+        spike = None if converts_normally(recent, baseline, config) else volume_spike(counts, baseline, config)
         trip = (
             range_sweep(counts, config)
             or ip_fanout(recent, config)
             or new_destination(recent, baseline, config)
-            or volume_spike(counts, baseline, config)
+            or spike
             or conversion_collapse(recent, baseline, config)
         )
         if trip is not None:

@@ -9,6 +9,7 @@ depends on the keys active in the last ten minutes, never on how many numbers ar
 from __future__ import annotations
 
 import random
+import time
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -116,43 +117,73 @@ def _baseline_pk(dimension: str, key: str) -> str:
     return f"BASE#{dimension}#{key}"
 
 
-def baselines(keys: Sequence[tuple[str, str]], slot: int) -> dict[tuple[str, str], Baseline]:
-    """Each key's weekly values for this slot and its all-time totals: BatchGetItem, 2 items per key."""
+SLOTS_PER_ITEM = 12  # one item per hour of the week holds its twelve 5-minute slots
+
+
+def _slot_sk(slot: int) -> str:
+    return f"HOW#{slot // SLOTS_PER_ITEM}"
+
+
+def _batch_get(keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     client = _client()
-    wanted = [{"PK": {"S": _baseline_pk(d, k)}, "SK": {"S": sk}} for d, k in keys for sk in (f"SLOT#{slot}", "SUMMARY")]
-    raw_items: dict[tuple[str, str], dict[str, Any]] = {}
-    for start in range(0, len(wanted), 100):
-        request: dict[str, Any] = {_table(): {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
-        for _attempt in range(6):
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {_table(): {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+        for attempt in range(6):
             response = client.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(_table(), []):
-                raw_items[(raw["PK"]["S"], raw["SK"]["S"])] = raw
+                found[(raw["PK"]["S"], raw["SK"]["S"])] = raw
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))
+    return found
+
+
+def baselines(keys: Sequence[tuple[str, str]], slot: int) -> dict[tuple[str, str], Baseline]:
+    """Each key's weekly values for this slot and its all-time totals: BatchGetItem, 2 items per key."""
+    unique = list(dict.fromkeys(keys))
+    raw_items = _batch_get(
+        [{"PK": {"S": _baseline_pk(d, k)}, "SK": {"S": sk}} for d, k in unique for sk in (_slot_sk(slot), "SUMMARY")]
+    )
     result = {}
-    for dimension, key in keys:
+    for dimension, key in unique:
         pk = _baseline_pk(dimension, key)
-        slot_item = raw_items.get((pk, f"SLOT#{slot}"), {})
+        slots = raw_items.get((pk, _slot_sk(slot)), {}).get("slots", {}).get("M", {})
+        weeks = slots.get(str(slot % SLOTS_PER_ITEM), {}).get("L", [])
         summary = raw_items.get((pk, "SUMMARY"), {})
         result[(dimension, key)] = Baseline(
-            same_slot_prompts=tuple(int(v["N"]) for v in slot_item.get("weeks", {}).get("L", [])),
+            same_slot_prompts=tuple(int(v["N"]) for v in weeks),
             total_prompts=int(summary.get("prompts", {}).get("N", 0)),
             total_confirmations=int(summary.get("confirmations", {}).get("N", 0)),
         )
     return result
 
 
+def _slots_item(pk: str, hour: int, slots: Mapping[int, Sequence[int]]) -> dict[str, Any]:
+    return {
+        "PK": {"S": pk},
+        "SK": {"S": f"HOW#{hour}"},
+        "slots": {"M": {str(m): {"L": [{"N": str(v)} for v in weeks]} for m, weeks in slots.items()}},
+    }
+
+
 def seed_baseline(
-    dimension: str, key: str, slot: int, weeks: Sequence[int], *, prompts: int, confirmations: int
+    dimension: str,
+    key: str,
+    weeks_by_slot: Mapping[int, Sequence[int]],
+    *,
+    prompts: int,
+    confirmations: int,
 ) -> None:
-    """Write history directly (a simulator's or an import's weeks of normal traffic)."""
+    """Write history directly (a simulator's, or an import of another system's weeks of traffic)."""
     client = _client()
     pk = _baseline_pk(dimension, key)
-    client.put_item(
-        TableName=_table(),
-        Item={"PK": {"S": pk}, "SK": {"S": f"SLOT#{slot}"}, "weeks": {"L": [{"N": str(v)} for v in weeks]}},
-    )
+    hours: dict[int, dict[int, Sequence[int]]] = {}
+    for slot, weeks in weeks_by_slot.items():
+        hours.setdefault(slot // SLOTS_PER_ITEM, {})[slot % SLOTS_PER_ITEM] = weeks
+    for hour, slots in hours.items():
+        client.put_item(TableName=_table(), Item=_slots_item(pk, hour, slots))
     client.put_item(
         TableName=_table(),
         Item={"PK": {"S": pk}, "SK": {"S": "SUMMARY"}, "prompts": {"N": str(prompts)},
@@ -161,24 +192,41 @@ def seed_baseline(
 
 
 def roll_up(start: datetime, counts: Mapping[tuple[str, str], KeyCounts]) -> None:
-    """Fold a closed bucket into its keys' baselines: this slot's weekly values and the totals."""
-    if not counts:
-        return
+    """Fold a closed bucket into its keys' baselines (this slot's weekly values, the totals), then drop
+    the bucket's raw items: the detector never reads them again."""
     client = _client()
     slot = slot_of_week(start)
-    current = baselines(list(counts), slot)
-    for (dimension, key), figures in counts.items():
+    # Countries always keep a baseline; a prefix only once it is busy (3+ prompts in a bucket), so that
+    # random numbers do not leave a trail of one-off items; IPs never (their rule looks at one bucket).
+    kept = [
+        key for key, figures in counts.items() if key[0] == "country" or (key[0] == "prefix" and figures.prompts >= 3)
+    ]
+    hours = _batch_get([{"PK": {"S": _baseline_pk(d, k)}, "SK": {"S": _slot_sk(slot)}} for d, k in kept])
+    for dimension, key in kept:
+        figures = counts[(dimension, key)]
         pk = _baseline_pk(dimension, key)
-        weeks = [figures.prompts, *current[(dimension, key)].same_slot_prompts][:WEEKS_OF_HISTORY]
-        client.put_item(
-            TableName=_table(),
-            Item={"PK": {"S": pk}, "SK": {"S": f"SLOT#{slot}"}, "weeks": {"L": [{"N": str(v)} for v in weeks]}},
-        )
+        stored = hours.get((pk, _slot_sk(slot)), {}).get("slots", {}).get("M", {})
+        slots = {int(m): [int(v["N"]) for v in weeks.get("L", [])] for m, weeks in stored.items()}
+        slots[slot % SLOTS_PER_ITEM] = [figures.prompts, *slots.get(slot % SLOTS_PER_ITEM, [])][:WEEKS_OF_HISTORY]
+        client.put_item(TableName=_table(), Item=_slots_item(pk, slot // SLOTS_PER_ITEM, slots))
         client.update_item(
             TableName=_table(),
             Key={"PK": {"S": pk}, "SK": {"S": "SUMMARY"}},
             UpdateExpression="ADD prompts :p, confirmations :c",
             ExpressionAttributeValues={":p": {"N": str(figures.prompts)}, ":c": {"N": str(figures.confirmations)}},
+        )
+    raw_keys: list[dict[str, Any]] = []
+    for partition in range(PARTITIONS):
+        page = client.query(
+            TableName=_table(),
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": _bucket_pk(start, partition)}},
+            ProjectionExpression="PK, SK",
+        )
+        raw_keys.extend({"PK": item["PK"], "SK": item["SK"]} for item in page.get("Items", []))
+    for offset in range(0, len(raw_keys), 25):
+        client.batch_write_item(
+            RequestItems={_table(): [{"DeleteRequest": {"Key": k}} for k in raw_keys[offset : offset + 25]]}
         )
 
 
