@@ -52,6 +52,27 @@ API_CASES: list[tuple[str, str, str, str, str]] = [
 
 CASES: list[tuple[str, str, str]] = [
     ("inbound_sms", "help", inbound("HELP")),
+    ("inbound_sms", "help_spanish", inbound("AYUDA")),
+    ("inbound_sms", "stop", inbound("Stop please")),
+    ("inbound_sms", "stop_short_code_menu", inbound("STOP", sender="12345")),
+    ("inbound_sms", "stop_program", inbound("STOP TONE1", sender="12345")),
+    ("inbound_sms", "stop_all", inbound("STOP ALL", sender="12345")),
+    ("inbound_sms", "start", inbound("START")),
+    ("inbound_sms", "join_program", inbound("JOIN TONE1", sender="12345")),
+    ("inbound_sms", "keyword_opt_in", inbound("ALERTS")),
+    ("inbound_sms", "confirm_yes", inbound("YES")),
+    ("inbound_sms", "revocation_phrase", inbound("please don't text me anymore")),
+    ("inbound_sms", "other_text", inbound("What time do you open?")),
+    ("inbound_sms", "misrouted_sender", inbound("STOP", sender="+18005559999")),
+    ("inbound_sms", "oversized_stop", inbound("STOP " + "x" * 9_995)),
+    ("inbound_sms", "control_characters", inbound("STOP\u0000\u0007\u202e")),
+    ("inbound_sms", "lone_surrogate", inbound("STOP").replace("STOP", "STOP\\ud800")),
+    ("inbound_sms", "not_json", "STOP this is not JSON"),
+    ("inbound_sms", "missing_fields", json.dumps({"originationNumber": "+14155550123", "messageBody": "hi"})),
+    ("inbound_sms", "unparseable_number", inbound("HELP", origin="not-a-number")),
+    ("send_gate", "compliance_reply_without_marker", outbound(category="compliance_reply", body="help text")),
+    ("send_gate", "too_many_recipients", outbound(recipients=[f"+1415555{i:04d}" for i in range(101)])),
+    ("send_gate", "unknown_program", outbound(program="nope")),
     ("send_gate", "marketing", outbound()),
 ]
 

@@ -6,7 +6,9 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +106,26 @@ def test_sms_without_a_running_stack_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "make run" in (result.stderr + result.stdout)
+
+
+def test_an_opt_out_that_cannot_be_stored_ends_in_the_dead_letter_queue(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path)
+    try:
+        stack.client("dynamodb").delete_table(TableName=stack.outputs["ConsentTableName"])
+        stack.publish_inbound("+14155550123", "STOP")
+        sqs = stack.client("sqs")
+        (queue,) = [url for url in sqs.list_queues()["QueueUrls"] if url.endswith("InboundSmsDeadLetterQueue")]
+        deadline = time.monotonic() + 45
+        messages: list[dict[str, Any]] = []
+        while not messages and time.monotonic() < deadline:
+            messages = sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"], WaitTimeSeconds=1).get(
+                "Messages", []
+            )
+        assert messages, "the failed opt-out never reached the dead-letter queue"
+        event = json.loads(messages[0]["Body"])
+        assert json.loads(event["Records"][0]["Sns"]["Message"])["messageBody"] == "STOP"
+        reason = messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
+        assert "ResourceNotFound" in reason or "table" in reason.lower()
+        assert stack.outbox_lines() == []
+    finally:
+        assert stop_stack(stack) == 0
