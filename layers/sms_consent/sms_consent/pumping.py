@@ -31,7 +31,7 @@ WEEKS_OF_HISTORY = 4
 class PumpingConfig(BaseModel):
     """Thresholds, each with a floor; embedded in programs.yaml under `pumping:`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     mode: Literal["enforce", "record_only"] = "enforce"
     allow_countries: tuple[str, ...] = ()

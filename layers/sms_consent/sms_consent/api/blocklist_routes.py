@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import blocklist, phones, wiring
-from sms_consent.repository import blocklist as blocklist_store
 
 router = APIGatewayRouter()
 
@@ -82,6 +81,8 @@ def search_blocklist(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> BlocklistPage:
+    from sms_consent.repository import blocklist as blocklist_store  # storage loads on first use
+
     where = _filter(date_from, date_to, type, text, phone_prefix)
     try:
         entries, next_cursor = blocklist_store.search(where, limit=limit, cursor=cursor)
@@ -98,6 +99,8 @@ def export_blocklist(
     text: Annotated[str | None, Query(max_length=200)] = None,
     phone_prefix: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response[str]:
+    from sms_consent.repository import blocklist as blocklist_store
+
     where = _filter(date_from, date_to, type, text, phone_prefix)
     return Response(
         status_code=200,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from sms_consent import send_gate, wiring
+from sms_consent import wiring
 from sms_consent.api.problems import Problem
 from sms_consent.messages import MAX_BODY_LENGTH, MAX_RECIPIENTS, Category, OutboundRequest
 
@@ -36,6 +36,8 @@ class GateCheckResponse(BaseModel):
 
 @router.post("/v1/gate/check", summary="What the send gate would decide for each recipient, right now")
 def gate_check(request: GateCheckRequest) -> GateCheckResponse:
+    from sms_consent import send_gate  # the gate's rules load on the first check, not at cold start
+
     outbound = OutboundRequest(
         program=request.program,
         category=request.category,

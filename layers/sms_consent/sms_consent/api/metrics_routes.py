@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
 from sms_consent import wiring
-from sms_consent.repository import metrics
 
 router = APIGatewayRouter()
 
@@ -44,6 +43,8 @@ def program_metrics(
         raise BadRequestError("'from' is after 'to'")
     if (last - first).days >= MAX_PERIOD_DAYS:
         raise BadRequestError(f"the period is longer than {MAX_PERIOD_DAYS} days")
+    from sms_consent.repository import metrics  # storage loads on first use
+
     figures = metrics.read(program, first, last)
     return ProgramMetrics(
         program=program,

@@ -74,9 +74,8 @@ def record_prompt(phone: PhoneInfo, client_ip: str | None, now: datetime) -> Non
 
 
 def record_confirmation(phone: PhoneInfo, now: datetime) -> None:
-    start = bucket_start(now)
-    _add(start, "country", phone.country, prompts=0, confirmations=1, sets={})
-    _add(start, "prefix", phone.prefix, prompts=0, confirmations=1, sets={})
+    """A prompt was confirmed. Only the country's conversion is judged, so only the country counts it."""
+    _add(bucket_start(now), "country", phone.country, prompts=0, confirmations=1, sets={})
 
 
 def _strings(raw: dict[str, Any], name: str) -> frozenset[str]:
