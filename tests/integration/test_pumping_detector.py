@@ -113,3 +113,22 @@ def test_scheduled_event_runs_the_detector(aws_stack: AwsStack) -> None:
     result = aws_stack.invoke("PumpingDetectorFunction", load_event("pumping_detector/scheduled.json"))
     assert result["trips"] == []
     assert result["tick"] == "1970-01-01T00:00:00Z"
+
+
+def test_a_failed_run_leaves_breakers_as_they_were(aws_stack: AwsStack) -> None:
+    from sms_consent.adapters.event_bus import EventBridgeSink
+
+    existing = breakers.open_breaker("country", "FR", rule="volume_spike", now=TICK, figures={}, previous=None)
+    for index in range(70):
+        counters.record_prompt(parse(f"+3712{index:07d}"), None, NOON)
+    missing_bus = EventBridgeSink(boto3.client("events", region_name=aws_stack.region), "no-such-bus")
+    detection = None
+    try:
+        detection = pumping.run_tick(
+            counters.DynamoCounters(), breakers.DynamoBreakers(), missing_bus, pumping.PumpingConfig(), TICK
+        )
+    except Exception:  # noqa: BLE001 - the failure is the point; what matters is what it left behind
+        pass
+    assert detection is None, "publishing to a missing bus must fail the run (so the alarm sees it)"
+    after = breakers.all_breakers()
+    assert after[("country", "FR")] == existing
