@@ -123,7 +123,7 @@ def test_a_failed_run_leaves_breakers_as_they_were(aws_stack: AwsStack) -> None:
     for index in range(70):
         counters.record_prompt(parse(f"+3712{index:07d}"), None, NOON)
     missing_bus = EventBridgeSink(boto3.client("events", region_name=aws_stack.region), "no-such-bus")
-    with pytest.raises(Exception, match="no-such-bus|ResourceNotFound"):
+    with pytest.raises(Exception, match=r"no-such-bus|ResourceNotFound"):
         pumping.run_tick(
             counters.DynamoCounters(), breakers.DynamoBreakers(), missing_bus, pumping.PumpingConfig(), TICK
         )
