@@ -1,8 +1,10 @@
 """API Gateway (REST, Lambda proxy) in front of the template's Api events, for the local stack.
 
 It does what API Gateway does before and after the function: routing by resource path, API keys,
-CORS preflight (the function itself adds CORS headers to its responses, as in AWS), the proxy event
-and the proxy response. Static files of the reference sign-up form are served from web/ at `/`.
+CORS preflight, the proxy event and the proxy response. As in AWS with the Lambda proxy, the
+function itself adds CORS headers to its responses: adding them here would hide a handler that
+forgets them until a browser meets it in AWS. Static files of the reference sign-up form are served
+from web/ at `/`, and POST /_local/schedules/<FunctionId> fires a schedule now (local only).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import json
 import mimetypes
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -41,12 +44,14 @@ class ApiGatewayApp:
         cors: dict[str, Any] | None,
         invoke: Callable[[str, dict[str, Any]], Any],
         static_dir: Path,
+        fire_schedule: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.routes = routes
         self.api_key = api_key
         self.cors = cors or {}
         self.invoke = invoke
         self.static_dir = static_dir
+        self.fire_schedule = fire_schedule
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -61,14 +66,18 @@ class ApiGatewayApp:
             match = route.pattern.match(path)
             if match:
                 found.append((route, match.groupdict()))
+        # API Gateway prefers literal path segments over {parameters}.
+        found.sort(key=lambda item: item[0].resource.count("{"))
         return found
 
     def handle(self, request: Request) -> Response:
+        if request.path.startswith("/_local/"):
+            return self._local_control(request)
         matches = self._match(request.path)
         if request.method == "OPTIONS" and matches and self.cors:
             return self._preflight(matches)
         for route, params in matches:
-            if route.method == request.method:
+            if route.method in (request.method, "ANY"):
                 return self._call(route, params, request)
         if matches:
             return _json(405, {"message": f"{request.method} is not allowed on {request.path}"})
@@ -87,7 +96,21 @@ class ApiGatewayApp:
         max_age = _unquote(self.cors.get("MaxAge"))
         if max_age:
             headers["Access-Control-Max-Age"] = max_age
+        if str(self.cors.get("AllowCredentials", "")).lower() == "true":
+            headers["Access-Control-Allow-Credentials"] = "true"
         return Response("", status=200, headers=headers)
+
+    def _local_control(self, request: Request) -> Response:
+        """Local-only controls; API Gateway has nothing here, so they cannot shadow a real route."""
+        prefix = "/_local/schedules/"
+        if not request.path.startswith(prefix) or self.fire_schedule is None:
+            return _json(404, {"message": "Not Found"})
+        if request.method != "POST":
+            return _json(405, {"message": "POST fires the schedule"})
+        try:
+            return _json(200, self.fire_schedule(request.path.removeprefix(prefix)))
+        except KeyError as exc:
+            return _json(404, {"message": str(exc.args[0])})
 
     def _static(self, request: Request) -> Response | None:
         if request.method != "GET" or not self.static_dir.is_dir():
@@ -111,6 +134,7 @@ class ApiGatewayApp:
         try:
             result = self.invoke(route.function_id, event)
         except Exception:
+            traceback.print_exc()  # API Gateway answers 502 and the error is in the function's log
             return _json(502, {"message": "Internal server error"})
         return self._response(result)
 

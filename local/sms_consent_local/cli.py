@@ -1,4 +1,5 @@
-"""`sms-consent`: the local stack (`local`), a handset (`sms`), and the configuration lint (`lint`)."""
+"""`sms-consent`: the local stack (`local`), a handset (`sms`), a schedule fired now (`schedule`), and
+the configuration lint (`lint`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,19 @@ def _outputs(workdir: Path) -> dict[str, str]:
     return outputs
 
 
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--parameter {pair!r}: expected NAME=VALUE")
+        parameters[name] = value
+    return parameters
+
+
 def cmd_local(args: argparse.Namespace) -> int:
-    from sms_consent_local.stack import LocalStack
+    from sms_consent_local.stack import LocalStack, StackError
+    from sms_consent_local.template import TemplateError
 
     stack = LocalStack(
         host=args.host,
@@ -31,6 +45,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         aws_port=args.aws_port,
         workdir=Path(args.workdir),
         schedule_seconds=args.schedule_seconds,
+        parameter_overrides=_parameters(args.parameter),
     )
     stopped = False
 
@@ -42,7 +57,11 @@ def cmd_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         outputs = stack.start()
-    except Exception:
+    except (StackError, TemplateError) as exc:
+        stack.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BaseException:
         stack.stop()
         raise
     print(json.dumps(outputs, indent=2), flush=True)
@@ -57,7 +76,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
-def inbound_payload(origin: str, text: str, destination: str) -> dict[str, str]:
+def inbound_payload(origin: str, text: str, destination: str, previous_message_id: str = "") -> dict[str, str]:
     """AWS End User Messaging SMS's two-way payload, as it publishes it to the topic."""
     return {
         "originationNumber": origin,
@@ -65,8 +84,18 @@ def inbound_payload(origin: str, text: str, destination: str) -> dict[str, str]:
         "messageKeyword": "KEYWORD_123456789012",
         "messageBody": text,
         "inboundMessageId": str(uuid.uuid4()),
-        "previousPublishedMessageId": "",
+        "previousPublishedMessageId": previous_message_id,
     }
+
+
+def last_message_id(outbox: Path, handset: str, sender: str) -> str:
+    """The id of the last message `sender` sent to `handset`: what End User Messaging SMS puts in
+    previousPublishedMessageId, so that a YES answers the prompt it follows."""
+    lines, _ = _read_outbox(outbox, 0)
+    for line in reversed(lines):
+        if line.get("to") == handset and line.get("from") == sender and line.get("message_id"):
+            return str(line["message_id"])
+    return ""
 
 
 def _read_outbox(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
@@ -101,7 +130,8 @@ def cmd_sms(args: argparse.Namespace) -> int:
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    payload = inbound_payload(origin, args.text, destination)
+    previous = args.reply_to if args.reply_to is not None else last_message_id(outbox, origin, destination)
+    payload = inbound_payload(origin, args.text, destination, previous)
     sns.publish(TopicArn=outputs["InboundSmsTopicArn"], Message=json.dumps(payload))
     deadline = time.monotonic() + args.wait
     replies = 0
@@ -120,6 +150,22 @@ def cmd_sms(args: argparse.Namespace) -> int:
         print(f"(no reply to {origin} within {args.wait:g} s)", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    outputs = _outputs(Path(args.workdir))
+    request = urllib.request.Request(f"{outputs['ApiUrl']}/_local/schedules/{args.name}", method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:
+            result: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        print(f"error: {json.loads(exc.read()).get('message', exc.reason)}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:
+        print(f"error: the local stack does not answer at {outputs['ApiUrl']} ({exc.reason}); start it with make run")
+        return 1
+    print(json.dumps(result))
+    return 0 if result.get("ok") else 1
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -143,9 +189,14 @@ def main(argv: list[str] | None = None) -> int:
 
     local = commands.add_parser("local", help="start the local stack (what `make run` runs)")
     local.add_argument("--host", default="127.0.0.1")
-    local.add_argument("--port", type=int, default=3000, help="API port (3000)")
-    local.add_argument("--aws-port", type=int, default=5000, help="AWS emulator port (5000)")
-    local.add_argument("--schedule-seconds", type=float, default=None, help="fire schedules this often instead")
+    local.add_argument("--port", type=int, default=3000, help="API port (3000; 0 picks a free one)")
+    local.add_argument("--aws-port", type=int, default=5000, help="AWS emulator port (5000; 0 picks a free one)")
+    local.add_argument(
+        "--schedule-seconds", type=float, default=None, help="fire every Schedule event this often instead of its rate"
+    )
+    local.add_argument(
+        "--parameter", action="append", default=[], metavar="NAME=VALUE", help="override a template parameter"
+    )
     local.set_defaults(func=cmd_local)
 
     sms = commands.add_parser("sms", help="send a text from a handset to the local stack and print the replies")
@@ -154,7 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     sms.add_argument("--to", default=DEFAULT_SENDER, help=f"the sender number or short code ({DEFAULT_SENDER})")
     sms.add_argument("--wait", type=float, default=15.0, help="seconds to wait for replies (15)")
     sms.add_argument("--quiet", type=float, default=1.5, help="stop this long after the last reply (1.5)")
+    sms.add_argument(
+        "--reply-to",
+        default=None,
+        metavar="MESSAGE_ID",
+        help="previousPublishedMessageId (default: the last message SENDER sent to FROM, as AWS fills it)",
+    )
     sms.set_defaults(func=cmd_sms)
+
+    schedule = commands.add_parser("schedule", help="fire a function's Schedule event now on the running stack")
+    schedule.add_argument("name", metavar="FUNCTION", help="the function's logical id (or the event's name)")
+    schedule.add_argument("--timeout", type=float, default=120.0)
+    schedule.set_defaults(func=cmd_schedule)
 
     lint = commands.add_parser("lint", help="validate a program configuration (schema + compliance lint)")
     lint.add_argument("config", nargs="?", help="path of programs.yaml (the shipped one by default)")

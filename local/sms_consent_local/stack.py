@@ -1,5 +1,19 @@
 """The local stack: moto's server on loopback, the template's resources in it, and every function
-wired to its SNS, SQS, Api and Schedule events exactly as template.yaml says, in this process."""
+wired to its SNS, SQS, Api, EventBridge and Schedule events exactly as template.yaml says, in this
+process.
+
+How each event source is emulated:
+- SNS: a queue subscribed to the topic (moto fans SNS out to SQS), polled; each envelope becomes the
+  Lambda SNS event and is invoked asynchronously: the function's MaximumRetryAttempts retries, then
+  its DeadLetterQueue with Lambda's RequestID/ErrorCode/ErrorMessage attributes.
+- SQS: the queue is polled and batches become the Lambda SQS event; failed items (with
+  ReportBatchItemFailures) or the whole batch (on an exception) stay on the queue.
+- Api: a werkzeug server (api_server.py) acting as API Gateway REST with the Lambda proxy.
+- Schedule: a timer per event (rate(...) or --schedule-seconds); POST /_local/schedules/<FunctionId>
+  or `sms-consent schedule` fires one now.
+- EventBridge rules: moto delivers to SQS but not to SNS targets, so those rules target a relay
+  queue and this forwards each event to the topic (EventBridge's SNS target sends the event JSON).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +23,8 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -19,35 +33,54 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sms_consent_local.harness import FunctionRunner, function_environment
-from sms_consent_local.resources import API_KEY_ID, CreatedResources, create_resources
-from sms_consent_local.template import ACCOUNT_ID, Template, TemplateError, load_template
+from sms_consent_local.harness import DUMMY_CREDENTIALS, FunctionRunner, function_environment
+from sms_consent_local.resources import CreatedResources, create_queue, create_resources
+from sms_consent_local.template import ACCOUNT_ID, ScheduleSpec, Template, TemplateError, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-LAMBDA_ASYNC_RETRIES = 2
 POLL_WAIT_SECONDS = 1
+RETRY_PAUSE_SECONDS = 0.2  # Lambda waits a minute, then two; locally the retries follow at once
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class StackError(RuntimeError):
+    """The local stack cannot start; the message says why and what to do."""
 
 
-def _rate_seconds(expression: str) -> int:
-    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
-    if not match:
-        raise TemplateError(f"schedule {expression!r}: only rate(...) expressions run locally")
-    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
-    return int(match.group(1)) * unit
+def _log(message: str) -> None:
+    print(f"[local] {message}", flush=True)
 
 
 @dataclass(frozen=True)
 class ApiRoute:
-    method: str
+    method: str  # upper case; "ANY" matches every method
     resource: str  # "/v1/numbers/{phone}"
     pattern: re.Pattern[str]
     function_id: str
     api_key_required: bool
+
+
+def route_pattern(resource: str) -> re.Pattern[str]:
+    """API Gateway's resource path as a regex: {name} is one segment, {name+} the rest of the path."""
+    pattern = re.escape(resource)
+    pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}", r"(?P<\1>.+)", pattern)
+    pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", pattern)
+    return re.compile("^" + pattern + "$")
+
+
+def check_port_free(host: str, port: int, what: str, option: str) -> None:
+    """Fail with a clear message instead of a hang (moto's server thread) or a bare OSError."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StackError(
+                f"{what} cannot listen on {host}:{port} ({exc.strerror}); "
+                f"stop what uses it or pick another port with {option}"
+            ) from exc
 
 
 class LocalStack:
@@ -60,6 +93,7 @@ class LocalStack:
         aws_port: int = 5000,
         workdir: Path | None = None,
         schedule_seconds: float | None = None,
+        parameter_overrides: dict[str, str] | None = None,
     ) -> None:
         self.root = root
         self.host = host
@@ -67,6 +101,7 @@ class LocalStack:
         self.aws_port = aws_port
         self.workdir = (workdir or root / ".local").resolve()
         self.schedule_seconds = schedule_seconds
+        self.parameter_overrides = parameter_overrides or {}
         self.endpoint = f"http://{host}:{aws_port}"
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -77,33 +112,39 @@ class LocalStack:
         self.created: CreatedResources
         self.runner: FunctionRunner
         self.routes: list[ApiRoute] = []
+        self.schedules: list[ScheduleSpec] = []
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.workdir / "outbox.jsonl"
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> dict[str, str]:
         from moto.server import ThreadedMotoServer
 
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        os.environ.update(
-            {
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_REGION": REGION,
-                "AWS_ENDPOINT_URL": self.endpoint,
-            }
+        self.template = load_template(
+            self.root / "template.yaml", region=REGION, parameter_overrides=self.parameter_overrides
         )
+        check_port_free(self.host, self.aws_port, "the AWS emulator", "--aws-port")
+        check_port_free(self.host, self.api_port, "the API", "--port")
+        self.workdir.mkdir(parents=True, exist_ok=True)
         # Both servers log every request through werkzeug; the handlers' own logs say what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
-        self.template = load_template(self.root / "template.yaml", region=REGION)
+        self.aws_port = self._moto.get_host_and_port()[1]
+        self.endpoint = f"http://{self.host}:{self.aws_port}"
+        os.environ.update(
+            {**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.endpoint}
+        )
         self.created = create_resources(self.template, region=REGION, endpoint_url=self.endpoint)
         self.runner = FunctionRunner(self.template, self._environments())
         for spec in self.template.functions():
-            self.runner.load(spec.logical_id)
+            self.runner.load(spec.logical_id)  # one warm container per function
         self._wire_sns()
         self._wire_sqs()
+        self._wire_event_rules()
         self._wire_schedules()
         self._wire_rule_relays()
         self._serve_api()
@@ -115,17 +156,24 @@ class LocalStack:
         self.stopping.set()
         if self._http is not None:
             self._http.shutdown()
+            self._http.server_close()
         for thread in self.threads:
             thread.join(timeout=5)
         if self._moto is not None:
             self._moto.stop()
+            server = getattr(self._moto, "_server", None)
+            if server is not None:
+                server.server_close()  # release the port now, not at garbage collection
 
     def _environments(self) -> dict[str, dict[str, str]]:
         """Each function's environment; in one process they must agree, so they are applied once."""
-        outbox = self.workdir / "outbox.jsonl"
         environments = {
             spec.logical_id: function_environment(
-                self.template, spec.logical_id, self.created.physical, outbox_path=outbox, endpoint_url=self.endpoint
+                self.template,
+                spec.logical_id,
+                self.created.physical,
+                outbox_path=self.outbox_path,
+                endpoint_url=self.endpoint,
             )
             for spec in self.template.functions()
         }
@@ -133,9 +181,9 @@ class LocalStack:
         for function_id, env in environments.items():
             for name, value in env.items():
                 if name in merged and merged[name][1] != value:
-                    raise TemplateError(
-                        f"{name} differs between {merged[name][0]} and {function_id}; "
-                        "the local stack runs every function in one process"
+                    raise StackError(
+                        f"{name} is {merged[name][1]!r} in {merged[name][0]} but {value!r} in {function_id}; "
+                        "the local stack runs every function in one process, so their environments must agree"
                     )
                 merged[name] = (function_id, value)
         os.environ.update({name: value for name, (_, value) in merged.items()})
@@ -152,15 +200,67 @@ class LocalStack:
         thread.start()
         self.threads.append(thread)
 
-    def _invoke(self, function_id: str, event: dict[str, Any]) -> Any:
-        with self.invoke_lock:  # one warm container per function, one invocation at a time
+    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
+        """A synchronous invocation of the warm handler (environment already applied)."""
+        with self.invoke_lock:  # one process, shared module state: one invocation at a time
             return self.runner.invoke(function_id, event, apply_env=False)
 
     def _queue_url(self, arn: str) -> str:
-        for logical_id, value in self.created.physical.items():
-            if logical_id.endswith(".Arn") and value == arn:
-                return self.created.physical[logical_id.removesuffix(".Arn")]
-        raise TemplateError(f"no queue with ARN {arn}")
+        for key, value in self.created.physical.items():
+            if key.endswith(".Arn") and value == arn:
+                return self.created.physical[key.removesuffix(".Arn")]
+        raise TemplateError(f"no queue with ARN {arn} in the template")
+
+    def _receive(self, sqs: Any, queue_url: str, max_messages: int = 10) -> list[dict[str, Any]]:
+        """One long poll; an empty list when stopping or when the emulator hiccups."""
+        try:
+            messages: list[dict[str, Any]] = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=max_messages,
+                WaitTimeSeconds=POLL_WAIT_SECONDS,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        except Exception:
+            if not self.stopping.is_set():
+                traceback.print_exc()
+                self.stopping.wait(0.5)
+            return []
+        return messages
+
+    # ------------------------------------------------------------------ asynchronous invocations
+
+    def invoke_async(self, function_id: str, event: dict[str, Any]) -> bool:
+        """Lambda's asynchronous invocation: the first try, MaximumRetryAttempts retries, then the
+        function's dead-letter queue (message body: the event; attributes: why). True if it succeeded."""
+        spec = self.template.function(function_id)
+        error = ""
+        attempts = 1 + spec.maximum_retry_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                self.invoke(function_id, event)
+                return True
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                _log(f"{function_id} failed (attempt {attempt} of {attempts}): {error}")
+                traceback.print_exc()
+                if attempt < attempts and self.stopping.wait(RETRY_PAUSE_SECONDS * attempt):
+                    return False
+        if spec.dead_letter_queue is None:
+            _log(f"{function_id}: event dropped after {attempts} attempts (no DeadLetterQueue in the template)")
+            return False
+        dlq_arn = self.template.resolve(spec.dead_letter_queue, self.created.physical)
+        self._client("sqs").send_message(
+            QueueUrl=self._queue_url(dlq_arn),
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                "RequestID": {"DataType": "String", "StringValue": str(uuid.uuid4())},
+                "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                "ErrorMessage": {"DataType": "String", "StringValue": error[:1000] or "unknown"},
+            },
+        )
+        _log(f"{function_id}: event sent to its dead-letter queue after {attempts} attempts")
+        return False
 
     # ------------------------------------------------------------------ SNS -> Lambda
 
@@ -168,152 +268,128 @@ class LocalStack:
         sqs, sns = self._client("sqs"), self._client("sns")
         for spec in self.template.functions():
             for source in spec.events_of("SNS"):
-                topic_arn = self.template.resolve(source.properties["Topic"], self.created.physical)
-                url = sqs.create_queue(QueueName=f"local-{spec.logical_id}-{source.name}")["QueueUrl"]
-                arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-                subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
-                dlq = (
-                    self.template.resolve(spec.dead_letter_queue, self.created.physical)
-                    if spec.dead_letter_queue
-                    else None
-                )
+                properties = self.template.resolve(source.properties, self.created.physical)
+                topic_arn = properties["Topic"]
+                url, arn = create_queue(sqs, f"local-{spec.logical_id}-{source.name}")
+                attributes = {"RawMessageDelivery": "false"}  # the SQS body is the SNS envelope
+                if "FilterPolicy" in properties:
+                    attributes["FilterPolicy"] = json.dumps(properties["FilterPolicy"])
+                    attributes["FilterPolicyScope"] = properties.get("FilterPolicyScope", "MessageAttributes")
+                subscription = sns.subscribe(
+                    TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes, ReturnSubscriptionArn=True
+                )["SubscriptionArn"]
                 self._spawn(
-                    f"sns:{spec.logical_id}", functools.partial(self._poll_sns, spec.logical_id, url, subscription, dlq)
+                    f"sns:{spec.logical_id}:{source.name}",
+                    functools.partial(self._poll_sns, spec.logical_id, url, subscription),
                 )
 
-    def _poll_sns(self, function_id: str, queue_url: str, subscription_arn: str, dlq_arn: str | None) -> None:
+    def _poll_sns(self, function_id: str, queue_url: str, subscription_arn: str) -> None:
         sqs = self._client("sqs")
         while not self.stopping.is_set():
-            try:
-                messages = sqs.receive_message(
-                    QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_WAIT_SECONDS
-                ).get("Messages", [])
-            except Exception:
-                if self.stopping.is_set():
-                    return
-                time.sleep(0.5)
-                continue
-            for message in messages:
-                envelope = json.loads(message["Body"])
-                event = sns_event(envelope, subscription_arn)
-                self._deliver_async(function_id, event, dlq_arn)
+            for message in self._receive(sqs, queue_url):
+                self.invoke_async(function_id, sns_event(json.loads(message["Body"]), subscription_arn))
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    def _deliver_async(self, function_id: str, event: dict[str, Any], dlq_arn: str | None) -> None:
-        """Lambda's asynchronous invocation: the first try and two retries, then the dead-letter queue."""
-        error = ""
-        for attempt in range(1 + LAMBDA_ASYNC_RETRIES):
-            try:
-                self._invoke(function_id, event)
-                return
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                print(f"[local] {function_id} failed (attempt {attempt + 1}): {error}", flush=True)
-                traceback.print_exc()
-                if self.stopping.wait(0.2 * (attempt + 1)):
-                    return
-        if dlq_arn:
-            self._client("sqs").send_message(
-                QueueUrl=self._queue_url(dlq_arn),
-                MessageBody=json.dumps(event),
-                MessageAttributes={
-                    "RequestID": {"DataType": "String", "StringValue": str(uuid.uuid4())},
-                    "ErrorCode": {"DataType": "String", "StringValue": "200"},
-                    "ErrorMessage": {"DataType": "String", "StringValue": error[:1000] or "unknown"},
-                },
-            )
 
     # ------------------------------------------------------------------ SQS -> Lambda
 
     def _wire_sqs(self) -> None:
         for spec in self.template.functions():
             for source in spec.events_of("SQS"):
-                queue_arn = self.template.resolve(source.properties["Queue"], self.created.physical)
-                batch = int(source.properties.get("BatchSize", 10))
+                properties = self.template.resolve(source.properties, self.created.physical)
+                if properties.get("Enabled", True) is False:
+                    continue
                 self._spawn(
-                    f"sqs:{spec.logical_id}", functools.partial(self._poll_sqs, spec.logical_id, queue_arn, batch)
+                    f"sqs:{spec.logical_id}:{source.name}",
+                    functools.partial(
+                        self._poll_sqs,
+                        spec.logical_id,
+                        properties["Queue"],
+                        int(properties.get("BatchSize", 10)),
+                        "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+                    ),
                 )
 
-    def _poll_sqs(self, function_id: str, queue_arn: str, batch_size: int) -> None:
+    def _poll_sqs(self, function_id: str, queue_arn: str, batch_size: int, report_failures: bool) -> None:
         sqs = self._client("sqs")
         queue_url = self._queue_url(queue_arn)
         while not self.stopping.is_set():
-            try:
-                messages = sqs.receive_message(
-                    QueueUrl=queue_url,
-                    MaxNumberOfMessages=min(batch_size, 10),
-                    WaitTimeSeconds=POLL_WAIT_SECONDS,
-                    AttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
-            except Exception:
-                if self.stopping.is_set():
-                    return
-                time.sleep(0.5)
-                continue
-            if not messages:
-                continue
-            event = {"Records": [sqs_record(message, queue_arn) for message in messages]}
-            try:
-                response = self._invoke(function_id, event) or {}
-            except Exception:
-                traceback.print_exc()
-                continue  # nothing deleted: the messages come back after their visibility timeout
-            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-            for message in messages:
-                if message["MessageId"] not in failed:
-                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    # ------------------------------------------------------------------ schedules and rules
-
-    def _wire_schedules(self) -> None:
-        for spec in self.template.functions():
-            for source in spec.events_of("Schedule"):
-                every = self.schedule_seconds or _rate_seconds(source.properties["Schedule"])
-                rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{spec.logical_id}{source.name}"
-                self._spawn(
-                    f"schedule:{spec.logical_id}", functools.partial(self._tick, spec.logical_id, every, rule_arn)
+            messages = self._receive(sqs, queue_url, min(batch_size, 10))
+            if messages:
+                deliver_sqs_batch(
+                    sqs, queue_url, queue_arn, messages, functools.partial(self.invoke, function_id), report_failures
                 )
 
-    def _tick(self, function_id: str, every: float, rule_arn: str) -> None:
-        while not self.stopping.wait(every):
-            self.fire_schedule(function_id, rule_arn)
+    # ------------------------------------------------------------------ EventBridge rules -> Lambda
 
-    def fire_schedule(self, function_id: str, rule_arn: str = "") -> Any:
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT_ID,
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": REGION,
-            "resources": [rule_arn or f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{function_id}"],
-            "detail": {},
-        }
-        try:
-            return self._invoke(function_id, event)
-        except Exception:
-            traceback.print_exc()
-            return None
+    def _wire_event_rules(self) -> None:
+        """EventBridgeRule / CloudWatchEvent events: a rule on the bus targets a queue this polls."""
+        sqs, events = self._client("sqs"), self._client("events")
+        for spec in self.template.functions():
+            for source in spec.events:
+                if source.type not in ("EventBridgeRule", "CloudWatchEvent"):
+                    continue
+                properties = self.template.resolve(source.properties, self.created.physical)
+                bus = properties.get("EventBusName", "default")
+                rule = f"local-{spec.logical_id}-{source.name}"
+                url, arn = create_queue(sqs, rule)
+                events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(properties["Pattern"]))
+                events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "local", "Arn": arn}])
+                self._spawn(
+                    f"rule:{spec.logical_id}:{source.name}", functools.partial(self._poll_rule, spec.logical_id, url)
+                )
+
+    def _poll_rule(self, function_id: str, queue_url: str) -> None:
+        sqs = self._client("sqs")
+        while not self.stopping.is_set():
+            for message in self._receive(sqs, queue_url):
+                self.invoke_async(function_id, json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _wire_rule_relays(self) -> None:
         if self.created.relays:
-            self._spawn("rules", self._relay_rules)
+            self._spawn("rule-relays", self._relay_rules)
 
     def _relay_rules(self) -> None:
-        """moto's EventBridge cannot target SNS; its rules target queues and this forwards them."""
+        """Forward what the template's rules sent to their relay queues to the SNS topics they name."""
         sqs, sns = self._client("sqs"), self._client("sns")
         while not self.stopping.is_set():
             for queue_url, topic_arn in self.created.relays.items():
                 try:
                     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+                    for message in messages:
+                        sns.publish(TopicArn=topic_arn, Message=message["Body"])
+                        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 except Exception:
-                    continue
-                for message in messages:
-                    sns.publish(TopicArn=topic_arn, Message=message["Body"])
-                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            self.stopping.wait(POLL_WAIT_SECONDS)
+                    if not self.stopping.is_set():
+                        traceback.print_exc()
+            self.stopping.wait(0.5)
+
+    # ------------------------------------------------------------------ schedules
+
+    def _wire_schedules(self) -> None:
+        self.schedules = self.template.schedules()
+        for schedule in self.schedules:
+            every = self.schedule_seconds or schedule.rate_seconds
+            if not schedule.enabled or every is None:
+                why = "disabled" if not schedule.enabled else f"{schedule.expression} is not a rate"
+                _log(f"{schedule.function_id}.{schedule.event_name}: {why}; fire it with `sms-consent schedule`")
+                continue
+            self._spawn(f"schedule:{schedule.function_id}", functools.partial(self._tick, schedule, every))
+
+    def _tick(self, schedule: ScheduleSpec, every: float) -> None:
+        while not self.stopping.wait(every):
+            self.invoke_async(schedule.function_id, scheduled_event(schedule))
+
+    def fire_schedule(self, name: str) -> dict[str, Any]:
+        """Fire a schedule now (by function id or event name), as an asynchronous invocation."""
+        matching = [s for s in self.template.schedules() if name in (s.function_id, s.event_name)]
+        if not matching:
+            known = sorted({s.function_id for s in self.template.schedules()})
+            raise KeyError(f"no Schedule event for {name!r}; the template has {known}")
+        schedule = matching[0]
+        event = scheduled_event(schedule)
+        succeeded = self.invoke_async(schedule.function_id, event)
+        return {"function": schedule.function_id, "event": schedule.event_name, "id": event.get("id"), "ok": succeeded}
 
     # ------------------------------------------------------------------ API
 
@@ -322,33 +398,34 @@ class LocalStack:
 
         from sms_consent_local.api_server import ApiGatewayApp
 
-        api = self.template.resources_of("AWS::Serverless::Api")
-        default_key_required = any(
-            resource.get("Properties", {}).get("Auth", {}).get("ApiKeyRequired", False) for resource in api.values()
-        )
-        cors = next((resource.get("Properties", {}).get("Cors") for resource in api.values()), None)
-        for spec in self.template.functions():
-            for source in spec.events_of("Api"):
-                resource = source.properties["Path"]
-                pattern = re.compile("^" + re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$")
-                auth = source.properties.get("Auth", {})
-                self.routes.append(
-                    ApiRoute(
-                        method=source.properties["Method"].upper(),
-                        resource=resource,
-                        pattern=pattern,
-                        function_id=spec.logical_id,
-                        api_key_required=bool(auth.get("ApiKeyRequired", default_key_required)),
-                    )
-                )
+        specs = self.template.api_routes()
+        self.routes = [
+            ApiRoute(
+                method=spec.method,
+                resource=spec.path,
+                pattern=route_pattern(spec.path),
+                function_id=spec.function_id,
+                api_key_required=spec.api_key_required,
+            )
+            for spec in specs
+        ]
+        rest_apis = {spec.rest_api_id for spec in specs}
+        if len(rest_apis) > 1:
+            _log(f"the template has several APIs ({sorted(rest_apis)}); all are served on one port")
+        rest_api = min(rest_apis) if rest_apis else None
+        api_key = self.created.api_keys.get(rest_api or "", ("", self.created.api_key_value))[1]
         app = ApiGatewayApp(
             routes=self.routes,
-            api_key=self.created.api_key_value,
-            cors=self.template.resolve(cors, self.created.physical) if cors else None,
-            invoke=self._invoke,
+            api_key=api_key,
+            cors=self.template.api_cors(rest_api) if rest_api else None,
+            invoke=self.invoke,
             static_dir=self.root / "web",
+            fire_schedule=self.fire_schedule,
         )
-        self._http = make_server(self.host, self.api_port, app, threaded=True)
+        try:
+            self._http = make_server(self.host, self.api_port, app, threaded=True)
+        except SystemExit as exc:  # werkzeug exits when the port is taken
+            raise StackError(f"the API cannot listen on {self.host}:{self.api_port}; pick another with --port") from exc
         self.api_port = self._http.server_port
         self._spawn("api", self._http.serve_forever)
 
@@ -356,17 +433,18 @@ class LocalStack:
 
     def _outputs(self) -> dict[str, str]:
         outputs: dict[str, str] = {}
-        physical = {**self.created.physical}
         for name, spec in self.template.body.get("Outputs", {}).items():
-            try:
-                outputs[name] = str(self.template.resolve(spec["Value"], physical))
-            except TemplateError:
+            condition = spec.get("Condition")
+            if condition is not None and not self.template.condition(condition):
                 continue
-        outputs["ApiUrl"] = f"http://{self.host}:{self.api_port}"
-        outputs["ApiKeyId"] = physical.get(API_KEY_ID, "")
+            try:
+                outputs[name] = str(self.template.resolve(spec["Value"], self.created.physical))
+            except TemplateError as exc:
+                _log(f"output {name} has no local value: {exc}")
+        outputs["ApiUrl"] = f"http://{self.host}:{self.api_port}"  # no stage: the local API has none
         outputs["ApiKey"] = self.created.api_key_value
         outputs["AwsEndpointUrl"] = self.endpoint
-        outputs["OutboxPath"] = str(self.workdir / "outbox.jsonl")
+        outputs["OutboxPath"] = str(self.outbox_path)
         return outputs
 
 
@@ -390,8 +468,8 @@ def sns_event(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]
                     "Timestamp": envelope["Timestamp"],
                     "SignatureVersion": envelope.get("SignatureVersion", "1"),
                     "Signature": envelope.get("Signature", "local"),
-                    "SigningCertUrl": envelope.get("SigningCertURL", "https://sns.us-east-1.amazonaws.com/local.pem"),
-                    "UnsubscribeUrl": envelope.get("UnsubscribeURL", "https://sns.us-east-1.amazonaws.com/"),
+                    "SigningCertUrl": envelope.get("SigningCertURL", f"https://sns.{REGION}.amazonaws.com/local.pem"),
+                    "UnsubscribeUrl": envelope.get("UnsubscribeURL", f"https://sns.{REGION}.amazonaws.com/"),
                     "MessageAttributes": envelope.get("MessageAttributes", {}),
                 },
             }
@@ -400,6 +478,7 @@ def sns_event(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One record of the Lambda SQS event, from a ReceiveMessage result."""
     attributes = message.get("MessageAttributes", {})
     return {
         "messageId": message["MessageId"],
@@ -419,5 +498,51 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
+        "awsRegion": queue_arn.split(":")[3] if queue_arn.count(":") >= 5 else REGION,
+    }
+
+
+def deliver_sqs_batch(
+    sqs: Any,
+    queue_url: str,
+    queue_arn: str,
+    messages: list[dict[str, Any]],
+    invoke: Callable[[dict[str, Any]], Any],
+    report_failures: bool,
+) -> set[str]:
+    """Invoke with one batch and delete what succeeded, as Lambda's SQS poller does. Returns the ids
+    left on the queue: all on an exception; with ReportBatchItemFailures, the items the function named."""
+    event = {"Records": [sqs_record(message, queue_arn) for message in messages]}
+    try:
+        response = invoke(event)
+    except Exception:
+        traceback.print_exc()
+        return {message["MessageId"] for message in messages}  # they come back after the visibility timeout
+    failed: set[str] = set()
+    if report_failures and isinstance(response, dict):
+        failed = {str(item.get("itemIdentifier")) for item in response.get("batchItemFailures") or []}
+        if failed - {message["MessageId"] for message in messages}:
+            # Lambda treats an unknown or empty identifier as a failure of the whole batch.
+            return {message["MessageId"] for message in messages}
+    for message in messages:
+        if message["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return failed
+
+
+def scheduled_event(schedule: ScheduleSpec) -> dict[str, Any]:
+    """EventBridge's scheduled event (or the schedule's constant Input, which replaces it)."""
+    if schedule.input is not None:
+        constant: dict[str, Any] = json.loads(schedule.input)
+        return constant
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{schedule.function_id}{schedule.event_name}"],
+        "detail": {},
     }
