@@ -383,7 +383,7 @@ def test_sns_event_from_a_real_envelope_parses_as_lambdas(moto_env: None) -> Non
 
 
 def test_sqs_batches_delete_what_succeeded(moto_env: None) -> None:
-    sqs = boto3.client("sqs", region_name=REGION)
+    sqs: Any = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     for body in ("ok", "bad"):
