@@ -48,6 +48,11 @@ class RunningStack:
         return self.outputs["ApiKey"]
 
     @property
+    def endpoint(self) -> str:
+        """The AWS emulator's URL (moto's server)."""
+        return self.outputs["AwsEndpointUrl"]
+
+    @property
     def outbox(self) -> Path:
         return Path(self.outputs["OutboxPath"])
 
@@ -79,6 +84,26 @@ class RunningStack:
         self.client("sns").publish(TopicArn=self.outputs["InboundSmsTopicArn"], Message=json.dumps(payload))
         return message_id
 
+    def subscribe_probe(self, topic_arn: str) -> str:
+        """A fresh queue subscribed to `topic_arn` (SNS envelopes in its bodies); returns its URL."""
+        sqs = self.client("sqs")
+        url: str = sqs.create_queue(QueueName=f"probe-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+        return url
+
+    def receive(self, queue_url: str, *, timeout: float = 30) -> list[dict[str, Any]]:
+        """Messages from a queue of the emulator: the first batch that arrives within `timeout`."""
+        sqs = self.client("sqs")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages: list[dict[str, Any]] = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if messages:
+                return messages
+        return []
+
     def outbox_lines(self) -> list[dict[str, Any]]:
         if not self.outbox.exists():
             return []
@@ -98,14 +123,14 @@ class RunningStack:
             time.sleep(0.2)
 
 
-def start_stack(workdir: Path) -> RunningStack:
-    api_port, aws_port = free_port(), free_port()
+def start_stack(workdir: Path, *extra_args: str) -> RunningStack:
+    """`sms-consent local` in a subprocess, on ports the system picks (outputs.json says which)."""
     log = workdir / "stack.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for name in [name for name in env if name.startswith("AWS_")]:
         env.pop(name)
     process = subprocess.Popen(
-        [str(CLI), "--workdir", str(workdir), "local", "--port", str(api_port), "--aws-port", str(aws_port)],
+        [str(CLI), "--workdir", str(workdir), "local", "--port", "0", "--aws-port", "0", *extra_args],
         cwd=ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,

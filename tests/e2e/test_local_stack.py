@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -89,12 +90,95 @@ def test_lint_command(tmp_path: Path) -> None:
     assert str(bad) in failed.stderr
 
 
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
 def test_ctrl_c_stops_cleanly_and_frees_the_ports(tmp_path: Path) -> None:
     stack = start_stack(tmp_path)
-    api_port = int(stack.api_url.rsplit(":", 1)[1])
+    ports = [port_of(stack.api_url), port_of(stack.endpoint)]
     assert stop_stack(stack) == 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", api_port))  # raises if the port were still held
+    for port in ports:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))  # raises if the port were still held
+
+
+def test_pumping_alerts_on_the_bus_reach_the_alert_topic(local_stack: RunningStack) -> None:
+    probe = local_stack.subscribe_probe(local_stack.outputs["AlertTopicArn"])
+    detail = {"phone": "+14155550123", "rule": "range_sweep", "timestamp": "2026-11-23T12:00:00Z"}
+    local_stack.client("events").put_events(
+        Entries=[
+            {
+                "Source": "sms-consent",
+                "DetailType": "TrafficPumpingSuspected",
+                "Detail": json.dumps(detail),
+                "EventBusName": local_stack.outputs["EventBusName"],
+            }
+        ]
+    )
+    (message,) = local_stack.receive(probe)
+    event = json.loads(json.loads(message["Body"])["Message"])
+    assert event["detail-type"] == "TrafficPumpingSuspected"
+    assert event["detail"] == detail
+
+
+def test_a_schedule_fires_on_demand(local_stack: RunningStack) -> None:
+    def schedule(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(CLI), "--workdir", str(local_stack.workdir), "schedule", name],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    fired = schedule("PumpingDetectorFunction")
+    assert fired.returncode == 0, fired.stderr
+    assert json.loads(fired.stdout)["ok"] is True
+    unknown = schedule("NoSuchFunction")
+    assert unknown.returncode == 1
+    assert "PumpingDetectorFunction" in unknown.stderr  # says which schedules exist
+
+
+def test_sms_answers_the_last_message_like_end_user_messaging(local_stack: RunningStack) -> None:
+    """The payload carries previousPublishedMessageId = the last message the sender sent the handset."""
+    phone = "+14155550166"
+    probe = local_stack.subscribe_probe(local_stack.outputs["InboundSmsTopicArn"])
+    base = [str(CLI), "--workdir", str(local_stack.workdir), "sms", phone]
+    subprocess.run([*base, "HELP"], capture_output=True, text=True, timeout=60, check=True)
+    (help_reply,) = [line for line in local_stack.outbox_lines() if line["to"] == phone]
+    subprocess.run([*base, "thanks", "--wait", "1"], capture_output=True, text=True, timeout=60, check=False)
+    payloads = [json.loads(json.loads(m["Body"])["Message"]) for m in local_stack.receive(probe)]
+    payloads += [json.loads(json.loads(m["Body"])["Message"]) for m in local_stack.receive(probe, timeout=2)]
+    by_text = {payload["messageBody"]: payload for payload in payloads}
+    assert by_text["HELP"]["previousPublishedMessageId"] == ""
+    assert by_text["thanks"]["previousPublishedMessageId"] == help_reply["message_id"]
+    assert set(by_text["thanks"]) == {
+        "originationNumber",
+        "destinationNumber",
+        "messageKeyword",
+        "messageBody",
+        "inboundMessageId",
+        "previousPublishedMessageId",
+    }
+
+
+def test_a_busy_port_is_reported_not_hung_on(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(CLI), "--workdir", str(tmp_path), "local", "--port", "0", "--aws-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "--aws-port" in result.stderr
+    assert not (tmp_path / "outputs.json").exists()
 
 
 def test_sms_without_a_running_stack_says_so(tmp_path: Path) -> None:
@@ -109,6 +193,8 @@ def test_sms_without_a_running_stack_says_so(tmp_path: Path) -> None:
 
 
 def test_an_opt_out_that_cannot_be_stored_ends_in_the_dead_letter_queue(tmp_path: Path) -> None:
+    """Lambda's asynchronous SNS invocation: 1 + MaximumRetryAttempts (2) tries, then the function's
+    DeadLetterQueue gets the event and the error. The table is deleted so that every try fails."""
     stack = start_stack(tmp_path)
     try:
         stack.client("dynamodb").delete_table(TableName=stack.outputs["ConsentTableName"])
@@ -122,10 +208,16 @@ def test_an_opt_out_that_cannot_be_stored_ends_in_the_dead_letter_queue(tmp_path
                 "Messages", []
             )
         assert messages, "the failed opt-out never reached the dead-letter queue"
-        event = json.loads(messages[0]["Body"])
-        assert json.loads(event["Records"][0]["Sns"]["Message"])["messageBody"] == "STOP"
+        (record,) = json.loads(messages[0]["Body"])["Records"]
+        assert record["EventSource"] == "aws:sns"
+        assert record["Sns"]["TopicArn"] == stack.outputs["InboundSmsTopicArn"]
+        assert json.loads(record["Sns"]["Message"])["messageBody"] == "STOP"
         reason = messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
         assert "ResourceNotFound" in reason or "table" in reason.lower()
         assert stack.outbox_lines() == []
+        log = stack.log.read_text()
+        assert "InboundSmsFunction failed (attempt 3 of 3)" in log
+        assert "attempt 4" not in log
     finally:
-        assert stop_stack(stack) == 0
+        stack.process.send_signal(signal.SIGTERM)  # SIGTERM stops as cleanly as Ctrl-C
+        assert stack.process.wait(timeout=30) == 0
