@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsNotificationModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sms_consent import inbound, keywords, wiring
+from sms_consent import inbound, wiring
 from sms_consent.observability import logger, metrics, tracer
 from sms_consent.repository.counters import record_confirmation
 
@@ -36,6 +36,8 @@ def handle_message(message: inbound.InboundSms, notification: SnsNotificationMod
     )
     outcome = inbound.handle(message, notification.Timestamp, deps)
     metrics.add_metric(name=f"Inbound_{outcome.action.value}", unit=MetricUnit.Count, value=1)
+    if outcome.misrouted:
+        metrics.add_metric(name="InboundMisrouted", unit=MetricUnit.Count, value=1)
     if outcome.action in (inbound.Action.OPTED_OUT, inbound.Action.ASKED_WHICH) and outcome.replies:
         # FCC: the opt-out confirmation must leave within 5 minutes of the consumer's message.
         delay = (wiring.utc_now() - notification.Timestamp).total_seconds()
@@ -64,8 +66,9 @@ def idempotent() -> tuple[Any, Callable[..., dict[str, Any]]]:
 
 
 def _reject_or_retain(raw: str, reason: str, notification: SnsNotificationModel) -> None:
-    """Bad input is counted and dropped, unless it might be an opt-out: that one must reach a human."""
-    if keywords.classify(raw).intent is keywords.Intent.OPT_OUT:
+    """Bad input is counted and dropped, unless it might be an opt-out: that one is retried, then
+    dead-lettered with its reason, so that a human records it."""
+    if inbound.possible_opt_out(raw, inbound.keyword_sets_of(wiring.program_config())):
         metrics.add_metric(name="InboundRetained", unit=MetricUnit.Count, value=1)
         raise RetainedMessage(f"possible opt-out that cannot be processed ({reason}); message {notification.MessageId}")
     logger.warning("rejected inbound message", extra={"sns_message_id": notification.MessageId, "reason": reason})
@@ -75,10 +78,15 @@ def _reject_or_retain(raw: str, reason: str, notification: SnsNotificationModel)
 def _process(notification: SnsNotificationModel) -> dict[str, Any] | None:
     raw = str(notification.Message)
     try:
-        message = inbound.InboundSms.model_validate(json.loads(raw))
+        payload = json.loads(raw)
+        message = inbound.InboundSms.model_validate(payload)
     except (ValueError, ValidationError) as exc:
-        _reject_or_retain(raw[: keywords.MAX_CLASSIFIED_CHARS], f"malformed payload: {str(exc)[:200]}", notification)
+        _reject_or_retain(raw, f"malformed payload: {str(exc)[:200]}", notification)
         return None
+    if len(payload.get("messageBody", "")) > inbound.MAX_INBOUND_BODY:
+        # Processed on its first characters (a long STOP still opts out); counted so someone looks.
+        logger.warning("oversized inbound message cut", extra={"sns_message_id": notification.MessageId})
+        metrics.add_metric(name="InboundOversized", unit=MetricUnit.Count, value=1)
     try:
         result: dict[str, Any] = idempotent()[1](message=message, notification=notification)
     except inbound.UnroutableMessage as exc:
