@@ -90,6 +90,7 @@ class Action(StrEnum):
     BLOCKED = "blocked"  # block type 1/3: discarded (an opt-out is still recorded, silently)
     MISROUTED = "misrouted"
     RECEIVED = "received"  # anything else: handed to the program as an event
+    SUPERSEDED = "superseded"  # a newer message already decided every program this one is about
 
 
 @dataclass(frozen=True)
@@ -457,6 +458,18 @@ def _confirm(state: NumberState, ctx: _Context) -> Decision:
     )
 
 
+def _superseded(state: NumberState, decision: Decision, at: datetime) -> bool:
+    """Messages can be delivered out of order: one older than the decisions already stored for all of
+    its programs changes nothing, and its reply would contradict the newer message's (a prompt after
+    a STOP, an opt-out confirmation after a START), so it gets none."""
+    if decision.change.changed or not decision.programs:
+        return False
+    return all(
+        (current := state.programs.get(program)) is not None and consent.utc(at) < current.decided_at
+        for program in decision.programs
+    )
+
+
 def decide(state: NumberState, ctx: _Context) -> Decision:
     """What the message does to this state. Pure: storage may call it again on fresher state."""
     intent = ctx.classification.intent
@@ -466,18 +479,21 @@ def decide(state: NumberState, ctx: _Context) -> Decision:
         if blocked:
             # Type 1/3 blocks discard the message, but an opt-out still counts, silently.
             return Decision(Action.BLOCKED, decision.change, (), decision.programs)
-        return decision
-    if blocked:
+    elif blocked:
         return Decision(Action.BLOCKED, Change(state))
-    if ctx.sender is None:
+    elif ctx.sender is None:
         return Decision(Action.MISROUTED, Change(state))
-    if intent is keywords.Intent.HELP:
+    elif intent is keywords.Intent.HELP:
         return _help(state, ctx)
-    if intent is keywords.Intent.OPT_IN:
-        return _opt_in(state, ctx, timedelta(days=ctx.config.confirmation_window_days))
-    if intent is keywords.Intent.CONFIRM:
-        return _confirm(state, ctx)
-    return Decision(Action.RECEIVED, Change(state), programs=ctx.programs)
+    elif intent is keywords.Intent.OPT_IN:
+        decision = _opt_in(state, ctx, timedelta(days=ctx.config.confirmation_window_days))
+    elif intent is keywords.Intent.CONFIRM:
+        decision = _confirm(state, ctx)
+    else:
+        return Decision(Action.RECEIVED, Change(state), programs=ctx.programs)
+    if _superseded(state, decision, ctx.at):
+        return Decision(Action.SUPERSEDED, Change(state), (), decision.programs)
+    return decision
 
 
 def context(message: InboundSms, received_at: datetime, deps: InboundDeps) -> tuple[str, _Context]:
