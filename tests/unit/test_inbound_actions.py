@@ -528,3 +528,17 @@ def test_bodies_are_made_storable(body: str, expected: str) -> None:
         originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody=body, inboundMessageId="x"
     )
     assert message.messageBody == expected
+
+
+def test_a_stop_sent_between_the_request_and_the_yes_wins_even_when_delivered_last() -> None:
+    """ALERTS, STOP, YES sent in that order, the STOP delivered last: in order the STOP closed the
+    prompt, so the number ends opted out, never subscribed."""
+    store, outbox, bus = MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus()
+    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, clock=lambda: AT)
+    for offset, text in [(0, "ALERTS"), (2, "YES"), (1, "STOP")]:
+        message = inbound.InboundSms(
+            originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody=text, inboundMessageId=f"in-{offset}"
+        )
+        inbound.handle(message, AT + timedelta(seconds=offset), deps)
+    assert store.get(PHONE).status("alerts") is U
+    assert not store.get(PHONE).may_receive_marketing("alerts", TOLL_FREE)

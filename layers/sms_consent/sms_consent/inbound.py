@@ -435,6 +435,17 @@ def _pending_program(state: NumberState, ctx: _Context) -> str | None:
     return max(open_prompts, key=lambda item: item[1].requested_at)[0]
 
 
+def _dated_at_request(change: Change, program: str, requested: datetime) -> Change:
+    """A confirmation completes the request that opened the prompt, so it takes the request's place in
+    the order of messages: a STOP sent between the request and the YES, but delivered after the YES,
+    is newer and wins (in order, that STOP would have closed the prompt)."""
+    current = change.state.programs.get(program)
+    if not change.events or current is None or current.decided_at <= requested:
+        return change
+    programs = {**change.state.programs, program: replace(current, decided_at=requested)}
+    return Change(replace(change.state, programs=programs), change.events, change.touched)
+
+
 def _confirm(state: NumberState, ctx: _Context) -> Decision:
     program = _pending_program(state, ctx)
     sender = ctx.sender
@@ -449,7 +460,11 @@ def _confirm(state: NumberState, ctx: _Context) -> Decision:
             or ctx.replies_for(first).help
         )
         return Decision(Action.NOTHING_PENDING, Change(state), (Reply(first, Category.COMPLIANCE_REPLY, body),))
-    granted = consent.grant(state, program, source=Source.KEYWORD, at=ctx.at, now=ctx.now, evidence=ctx.evidence)
+    granted = _dated_at_request(
+        consent.grant(state, program, source=Source.KEYWORD, at=ctx.at, now=ctx.now, evidence=ctx.evidence),
+        program,
+        state.programs[program].decided_at,
+    )
     return Decision(
         Action.CONFIRMED,
         _answer_ask(granted, ctx, keep=(program,)),
