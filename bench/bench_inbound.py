@@ -1,5 +1,8 @@
 """DynamoDB requests per inbound message (target: at most 5), by kind of message, warm handler.
 
+Idempotency costs two of them (PutItem of the in-progress record, UpdateItem when completed); a
+confirmation adds the traffic-pumping counter (UpdateItem).
+
 Counted with a botocore event hook on every client, DynamoDB served by moto in process.
 """
 
@@ -49,24 +52,29 @@ def run() -> list[str]:
         runner = FunctionRunner(template, {"InboundSmsFunction": env})
         runner.invoke("InboundSmsFunction", _event(sample, "HELP", "+18005550100", "+14155550100"))  # warm up
         steps = [
-            ("HELP", "+18005550100"),
-            ("ALERTS (double opt-in prompt)", "+18005550100"),
+            ("HELP", "12345"),
+            ("JOIN TONE1 (double opt-in prompt)", "12345"),
+            ("YES (confirmation)", "12345"),
+            ("TONE2 (prompt)", "12345"),
+            ("YES (confirmation)", "12345"),
+            ("STOP (menu on the shared short code)", "12345"),
+            ("STOP TONE1 (answers the menu)", "12345"),
+            ("ALERTS (prompt)", "+18005550100"),
             ("YES (confirmation)", "+18005550100"),
-            ("STOP (all programs on the sender)", "+18005550100"),
-            ("STOP on a shared short code (menu)", "12345"),
-            ("STOP TONE1", "12345"),
+            ("STOP (every program on the sender)", "+18005550100"),
             ("something else", "+18005550100"),
         ]
         worst = 0
         for label, to in steps:
             text = label.split(" (")[0]
             with aws_calls.counting() as counts:
-                runner.invoke("InboundSmsFunction", _event(sample, text, to, "+14155550123"))
+                result = runner.invoke("InboundSmsFunction", _event(sample, text, to, "+14155550123"))
             dynamodb = aws_calls.total(counts, "dynamodb")
             worst = max(worst, dynamodb)
             detail = ", ".join(
                 f"{key.split('.')[1]} {value}" for key, value in sorted(counts.items()) if key.startswith("dynamodb")
             )
-            lines.append(f"{label:<38} DynamoDB requests: {dynamodb} ({detail})")
+            action = result["results"][0]["action"]
+            lines.append(f"{label:<38} -> {action:<12} DynamoDB requests: {dynamodb} ({detail})")
         lines.append(f"worst: {worst} DynamoDB requests per inbound message (target <= {TARGET})")
     return lines
