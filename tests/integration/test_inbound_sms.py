@@ -288,6 +288,43 @@ def test_store_unavailable_fails_the_invocation_so_it_is_retried(aws_stack: AwsS
     assert aws_stack.outbound_requests() == [], "no confirmation for an opt-out that was not stored"
 
 
+@pytest.mark.parametrize("texts", [["STOP"], ["ALERTS", "YES"], ["ALERTS"]])
+def test_a_redelivered_message_changes_nothing_and_sends_nothing(aws_stack: AwsStack, texts: list[str]) -> None:
+    events = [sms_event(text, at=T0 + timedelta(seconds=index)) for index, text in enumerate(texts)]
+    for event in events:
+        aws_stack.invoke("InboundSmsFunction", event)
+    replies, state, history = aws_stack.outbound_requests(), numbers.get(PHONE), numbers.history(PHONE)
+    bus = aws_stack.bus_events()
+    for event in events:  # SNS delivers at least once: the same inboundMessageId again
+        redelivered = copy.deepcopy(event)
+        redelivered["Records"][0]["Sns"]["MessageId"] = str(uuid.uuid4())
+        aws_stack.invoke("InboundSmsFunction", redelivered)
+    assert aws_stack.outbound_requests() == []
+    assert aws_stack.bus_events() == []
+    assert numbers.get(PHONE) == state
+    assert numbers.history(PHONE) == history
+    assert len(replies) == len(texts)
+    assert bus
+
+
+def _metric(output: str, name: str) -> float:
+    for line in output.splitlines():
+        if name in line and line.startswith("{"):
+            value = json.loads(line).get(name)
+            if value is not None:
+                return float(value[0] if isinstance(value, list) else value)
+    raise AssertionError(f"no {name} metric in {output[:2000]}")
+
+
+def test_opt_out_reply_delay_is_measured_from_the_sns_timestamp(
+    aws_stack: AwsStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sent = datetime.now(UTC) - timedelta(seconds=90)
+    send(aws_stack, "STOP", at=sent)
+    delay = _metric(capsys.readouterr().out, "OptOutReplyDelay")
+    assert 90 <= delay < 24 * 3600
+
+
 # Conversations for one number; each message one second after the previous one (SNS timestamps).
 CONVERSATIONS = [
     ["ALERTS", "YES", "STOP", "START", "YES", "STOP"],
