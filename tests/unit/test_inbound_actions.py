@@ -542,3 +542,14 @@ def test_a_stop_sent_between_the_request_and_the_yes_wins_even_when_delivered_la
         inbound.handle(message, AT + timedelta(seconds=offset), deps)
     assert store.get(PHONE).status("alerts") is U
     assert not store.get(PHONE).may_receive_marketing("alerts", TOLL_FREE)
+
+
+def test_a_superseded_stop_is_on_record_without_changing_the_status() -> None:
+    _, store, outbox, bus = run(CASES_BY_ID["late-stop-after-newer-yes"])
+    (event,) = store.history(PHONE)
+    assert (event.event_type, event.program, event.new_status) == (consent.EventType.REVOKED, None, "superseded")
+    assert event.evidence["text"] == "STOP"
+    assert event.evidence["programs"] == ["alerts"]
+    assert store.get(PHONE).status("alerts") is S
+    assert outbox.requests == []
+    assert bus.events == []

@@ -55,6 +55,7 @@ EVIDENCE_TEXT_LIMIT = 1600
 ALL_PROGRAMS = "ALL"  # "STOP ALL"
 ASK_PENDING = "ask_pending"
 ASK_ANSWERED = "ask_answered"
+SUPERSEDED = "superseded"
 
 
 class InboundSms(BaseModel):
@@ -475,8 +476,8 @@ def _confirm(state: NumberState, ctx: _Context) -> Decision:
 
 def _superseded(state: NumberState, decision: Decision, at: datetime) -> bool:
     """Messages can be delivered out of order: one older than the decisions already stored for all of
-    its programs changes nothing, and its reply would contradict the newer message's (a prompt after
-    a STOP, an opt-out confirmation after a START), so it gets none."""
+    its programs changes no status, and its reply would contradict the newer message's (a prompt after
+    a STOP, an opt-out confirmation after a START), so it gets none; it is only recorded."""
     if decision.change.changed or not decision.programs:
         return False
     return all(
@@ -507,7 +508,18 @@ def decide(state: NumberState, ctx: _Context) -> Decision:
     else:
         return Decision(Action.RECEIVED, Change(state), programs=ctx.programs)
     if _superseded(state, decision, ctx.at):
-        return Decision(Action.SUPERSEDED, Change(state), (), decision.programs)
+        # Changes nothing, but the message is on record (a compliance officer will look for a STOP).
+        event = consent.AuditEvent(
+            EventType.REVOKED if intent is keywords.Intent.OPT_OUT else EventType.GRANTED,
+            ctx.now,
+            state.phone,
+            None,
+            None,
+            SUPERSEDED,
+            Source.KEYWORD,
+            {**ctx.evidence, "programs": list(decision.programs), "reason": "a newer message decided these programs"},
+        )
+        return Decision(Action.SUPERSEDED, Change(state, (event,)), (), decision.programs)
     return decision
 
 
