@@ -29,6 +29,11 @@ def escalated_duration(trips_in_window: int) -> timedelta:
     return ESCALATION[min(max(trips_in_window, 1), len(ESCALATION)) - 1]
 
 
-def blocking(phone: PhoneInfo, open_breakers: Mapping[tuple[str, str], Breaker]) -> Breaker | None:
-    """The open breaker that covers this number, if any."""
-    return open_breakers.get(("prefix", phone.prefix)) or open_breakers.get(("country", phone.country))
+def blocking(
+    phone: PhoneInfo, open_breakers: Mapping[tuple[str, str], Breaker], *, client_ip: str | None = None
+) -> Breaker | None:
+    """The open breaker that covers this number (or, at the opt-in API, the client's IP), if any."""
+    found = open_breakers.get(("prefix", phone.prefix)) or open_breakers.get(("country", phone.country))
+    if found is None and client_ip:
+        found = open_breakers.get(("ip", client_ip))
+    return found

@@ -1,53 +1,135 @@
 """HTTP errors as application/problem+json (RFC 9457) for every API route, and CORS for browsers.
 
-Every rejection names what was wrong in `detail`; client input never produces a 500.
+Every rejection names what was wrong in `detail`; client input never produces a 500. Domain refusals
+(`optins.Rejected`) carry a `type` of their own (`urn:sms-consent:problem:<reason>`) so that clients
+can switch on it, and a `Retry-After` header where waiting helps.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import urllib.parse
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from sms_consent import phones
 from sms_consent.observability import logger
+from sms_consent.optins import Rejected, Rejection
 
 PROBLEM_JSON = "application/problem+json"
-MAX_BODY_BYTES = 16 * 1024
+MAX_BODY_BYTES = 16 * 1024  # the public sign-up route: a form is well under 4 KB
+PROBLEM_TYPE = "urn:sms-consent:problem:"
+
+REJECTION_STATUS = {
+    Rejection.INVALID_NUMBER: 400,
+    Rejection.NUMBER_TYPE_NOT_ALLOWED: 400,
+    Rejection.COUNTRY_NOT_ALLOWED: 400,
+    Rejection.UNKNOWN_PROGRAM: 400,
+    Rejection.CAPTCHA_MISSING: 400,
+    Rejection.CAPTCHA_FAILED: 403,
+    Rejection.NO_PROMPT: 422,
+    Rejection.CONFLICT: 409,
+    Rejection.RATE_LIMITED: 429,
+    Rejection.PUMPING_BREAKER: 429,
+    Rejection.CAPTCHA_UNAVAILABLE: 503,
+}
 
 
 class Problem(Exception):
     """Raise from a route to answer with a problem document."""
 
-    def __init__(self, status: int, detail: str, *, title: str | None = None, type_: str = "about:blank") -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.title = title or HTTPStatus(status).phrase
         self.type = type_
+        self.headers = headers or {}
 
 
 def problem_response(
-    status: int, detail: str, *, title: str | None = None, type_: str = "about:blank"
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
 ) -> Response[str]:
     body = {"type": type_, "title": title or HTTPStatus(status).phrase, "status": status, "detail": detail}
-    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+
+
+def from_rejection(error: Rejected, now: Any = None) -> Problem:
+    """The problem document for a domain refusal (Retry-After in whole seconds, at least 1)."""
+    headers = {}
+    if error.retry_at is not None:
+        from sms_consent import wiring
+
+        seconds = (error.retry_at - (now or wiring.utc_now())).total_seconds()
+        headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return Problem(
+        REJECTION_STATUS.get(error.reason, 400), error.detail, type_=PROBLEM_TYPE + error.reason.value, headers=headers
+    )
 
 
 def _validation_detail(errors: Any) -> str:
     parts = []
     for error in errors:
-        location = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body",)) or "request"
-        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+        kind = error.get("type", "")
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        if kind == "json_invalid":
+            return "the body is not valid JSON"
+        if not location and kind in ("missing", "model_attributes_type", "dict_type", "model_type"):
+            return "the body must be a JSON object"
+        parts.append(f"{'.'.join(location) or 'request'}: {error.get('msg', 'invalid')}")
     return "; ".join(parts[:5]) or "the request is not valid"
 
 
-def resolver(allowed_origin: str) -> APIGatewayRestResolver:
+def phone_param(raw: str, default_region: str) -> phones.PhoneInfo:
+    """A phone number from a path, in any format `phonenumbers` parses (percent-encoded or not)."""
+    text = urllib.parse.unquote(raw)  # not unquote_plus: "+" is the E.164 prefix, not a space
+    try:
+        return phones.parse(text, default_region)
+    except phones.InvalidPhoneNumber as exc:
+        raise Problem(400, f"phone: {exc}", type_=PROBLEM_TYPE + Rejection.INVALID_NUMBER.value) from None
+
+
+class ProblemResolver(APIGatewayRestResolver):
+    """Refuses bodies over `max_body_bytes` before anything parses them."""
+
+    def __init__(self, *, max_body_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_body_bytes = max_body_bytes
+
+    def _call_route(self, route: Route, route_arguments: dict[str, str]) -> ResponseBuilder[Any]:
+        body = self.current_event.body
+        if body is not None and len(body) > self.max_body_bytes:
+            builder = self._call_exception_handler(
+                Problem(413, f"the body is larger than {self.max_body_bytes} bytes"), route
+            )
+            if builder is not None:
+                return builder
+        return super()._call_route(route, route_arguments)
+
+
+def resolver(allowed_origin: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> APIGatewayRestResolver:
     """An API Gateway REST resolver with validation, OpenAPI, CORS and problem+json errors."""
-    app = APIGatewayRestResolver(
+    app = ProblemResolver(
+        max_body_bytes=max_body_bytes,
         enable_validation=True,
         cors=CORSConfig(allow_origin=allowed_origin, allow_headers=["Content-Type", "X-Api-Key"], max_age=600),
     )
@@ -58,7 +140,12 @@ def resolver(allowed_origin: str) -> APIGatewayRestResolver:
 
     @app.exception_handler(Problem)
     def _problem(error: Problem) -> Response[str]:
-        return problem_response(error.status, error.detail, title=error.title, type_=error.type)
+        return problem_response(error.status, error.detail, title=error.title, type_=error.type, headers=error.headers)
+
+    @app.exception_handler(Rejected)
+    def _rejected(error: Rejected) -> Response[str]:
+        problem = from_rejection(error)
+        return problem_response(problem.status, problem.detail, type_=problem.type, headers=problem.headers)
 
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response[str]:

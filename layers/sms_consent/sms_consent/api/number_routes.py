@@ -1,0 +1,201 @@
+"""A number's consent (admin, API key): its state, a program status change, its audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from sms_consent import optins, wiring
+from sms_consent.api.problems import PROBLEM_TYPE, Problem, phone_param
+from sms_consent.consent import AuditEvent, NumberState, Status
+
+router = APIGatewayRouter()
+API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
+LANGUAGE = r"^[A-Za-z]{2}([-_][A-Za-z0-9]{2,8})?$"
+
+
+class PendingView(BaseModel):
+    requested_at: datetime
+    expires_at: datetime
+    source: str
+
+
+class ProgramView(BaseModel):
+    status: Literal["subscribed", "unsubscribed", "pending"]
+    source: str
+    updated_at: datetime
+    pending: PendingView | None = Field(description="an open double opt-in, until the consumer confirms or it expires")
+
+
+class BlockView(BaseModel):
+    type: int
+    reason: str
+    added_at: datetime
+
+
+class NumberView(BaseModel):
+    phone: str = Field(description="E.164")
+    programs: dict[str, ProgramView]
+    block: BlockView | None
+    users: list[str] = Field(description="profiles linked to this number; they all see this status")
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["subscribed", "unsubscribed"]
+    source: Literal["api", "sdk", "preference_center", "import"] = "api"
+    use_double_opt_in: bool = Field(default=False, description="api: send a confirmation prompt instead")
+    language: str | None = Field(default=None, pattern=LANGUAGE, description="language of the prompt, e.g. es")
+    note: str | None = Field(default=None, max_length=500, description="kept in the audit event")
+
+
+class ChangeResult(BaseModel):
+    action: str
+    detail: str
+    double_opt_in_reason: str | None
+    expires_at: datetime | None
+    prompt_sent: bool
+
+
+class NumberChange(NumberView):
+    result: ChangeResult
+
+
+class AuditEventView(BaseModel):
+    type: str
+    at: datetime
+    phone: str
+    program: str | None
+    old_status: str | None
+    new_status: str | None
+    source: str
+    evidence: dict[str, Any]
+    event_id: str
+
+
+class History(BaseModel):
+    events: list[AuditEventView] = Field(description="the audit trail, oldest first")
+
+
+def language_code(raw: str | None) -> str | None:
+    return raw[:2].lower() if raw else None
+
+
+def number_view(state: NumberState, users: list[str], now: datetime) -> NumberView:
+    programs = {}
+    for name, program in sorted(state.programs.items()):
+        pending = program.pending if program.pending is not None and program.pending.is_open(now) else None
+        status = program.status.value
+        if program.status is Status.PENDING and pending is None:
+            status = Status.UNSUBSCRIBED.value  # the window closed unconfirmed: never subscribed
+        programs[name] = ProgramView(
+            status=status,  # type: ignore[arg-type]
+            source=str(program.source),
+            updated_at=program.updated_at,
+            pending=PendingView(requested_at=pending.requested_at, expires_at=pending.expires_at, source=pending.source)
+            if pending
+            else None,
+        )
+    block = state.block
+    return NumberView(
+        phone=state.phone,
+        programs=programs,
+        block=BlockView(type=block.type, reason=block.reason, added_at=block.added_at) if block else None,
+        users=users,
+    )
+
+
+def request_evidence() -> dict[str, Any]:
+    identity = router.current_event.request_context.identity
+    found = {
+        "client_ip": identity.source_ip,
+        "user_agent": identity.user_agent,
+        "api_key_id": identity.api_key_id,
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+def _users(phone: str) -> list[str]:
+    from sms_consent.repository import profiles  # storage loads on first use
+
+    return profiles.users_of(phone)
+
+
+@router.get("/v1/numbers/<phone>", summary="A number's consent, per program, and its blocklist entry", security=API_KEY)
+def get_number(phone: Annotated[str, Path(max_length=64)]) -> NumberView:
+    e164 = phone_param(phone, wiring.program_config().default_region).e164
+    return number_view(wiring.number_store().get(e164), _users(e164), wiring.utc_now())
+
+
+@router.put(
+    "/v1/numbers/<phone>/programs/<program>",
+    summary="Subscribe or unsubscribe a number (double opt-in where its source or an opt-out requires it)",
+    security=API_KEY,
+)
+def put_number_program(
+    phone: Annotated[str, Path(max_length=64)], program: Annotated[str, Path(max_length=40)], change: StatusChange
+) -> NumberChange:
+    config = wiring.program_config()
+    e164 = phone_param(phone, config.default_region).e164
+    if program not in config.programs:
+        raise Problem(404, f"unknown program '{program}'", type_=PROBLEM_TYPE + optins.Rejection.UNKNOWN_PROGRAM.value)
+    evidence = request_evidence() | ({"note": change.note} if change.note else {})
+    deps = optins.AdminDeps(
+        config=config,
+        store=wiring.number_store(),
+        outbound=wiring.outbound_requests(),
+        events=wiring.event_sink(),
+        clock=lambda: wiring.utc_now(),
+    )
+    request = optins.StatusRequest(
+        phone=e164,
+        program=program,
+        status=Status(change.status),
+        source=change.source,
+        use_double_opt_in=change.use_double_opt_in,
+        evidence=evidence,
+        language=language_code(change.language),
+    )
+    state, decision = optins.set_status(request, deps)
+    if decision.reason is not None:
+        detail = optins.REASON_DETAIL[decision.reason]
+        if decision.action is optins.Action.PROMPT_RECENT:
+            detail += " (a prompt was sent less than 10 minutes ago: no new one was sent)"
+    else:
+        detail = decision.action.value.replace("_", " ")
+    view = number_view(state, _users(e164), wiring.utc_now())
+    return NumberChange(
+        **view.model_dump(),
+        result=ChangeResult(
+            action=decision.action.value,
+            detail=detail,
+            double_opt_in_reason=decision.reason.value if decision.reason else None,
+            expires_at=decision.expires_at,
+            prompt_sent=decision.prompt is not None,
+        ),
+    )
+
+
+def event_view(event: AuditEvent) -> AuditEventView:
+    return AuditEventView(
+        type=event.event_type.value,
+        at=event.at,
+        phone=event.phone,
+        program=event.program,
+        old_status=event.old_status,
+        new_status=event.new_status,
+        source=str(event.source),
+        evidence=event.evidence,
+        event_id=event.event_id,
+    )
+
+
+@router.get("/v1/numbers/<phone>/history", summary="A number's audit trail, oldest first", security=API_KEY)
+def get_number_history(phone: Annotated[str, Path(max_length=64)]) -> History:
+    e164 = phone_param(phone, wiring.program_config().default_region).e164
+    return History(events=[event_view(event) for event in wiring.number_store().history(e164)])

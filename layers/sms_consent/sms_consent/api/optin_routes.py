@@ -1,0 +1,148 @@
+"""POST /v1/optins (public): the web form's double opt-in, guarded by CAPTCHA, rate limits and breakers."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from sms_consent import optins, wiring
+from sms_consent.consent import NumberState, iso
+from sms_consent.settings import Settings
+
+router = APIGatewayRouter()
+LANGUAGE = r"^[A-Za-z]{2}([-_][A-Za-z0-9]{2,8})?$"
+PROBLEM: OpenAPIResponse = {"description": "application/problem+json: type, title, status, detail"}
+
+
+class OptinRequest(BaseModel):
+    # A business's own form may post more fields than these; they are ignored, not refused.
+    model_config = ConfigDict(extra="ignore")
+
+    phone: str = Field(min_length=1, max_length=64, description="any format phonenumbers parses (US by default)")
+    program: str = Field(min_length=1, max_length=40, description="program id from the configuration, e.g. alerts")
+    source: Literal["web_form"] = "web_form"
+    use_double_opt_in: bool = Field(
+        default=True, description="programs that use double opt-in always get it; true asks for it for the others"
+    )
+    captcha_token: str | None = Field(default=None, max_length=4096, description="the CAPTCHA widget's token")
+    language: str | None = Field(default=None, pattern=LANGUAGE, description="language of the prompt, e.g. es")
+    consent_text: str = Field(
+        min_length=20, max_length=2000, description="the disclosure the person saw; kept with its hash as proof"
+    )
+    page_url: str | None = Field(default=None, max_length=2000, description="the page the form is on")
+
+
+class OptinAccepted(BaseModel):
+    status: Literal["pending", "subscribed"]
+    expires_at: datetime | None = Field(description="when the pending confirmation expires")
+    prompt_sent: bool = Field(description="false when a prompt went out less than 10 minutes ago")
+
+
+class _VersionedNumbers:
+    """The StateStore port: one read, one conditional write (no second read before writing)."""
+
+    def get(self, phone: str) -> NumberState:
+        from sms_consent.repository import numbers
+
+        return numbers.get(phone)
+
+    def save(self, state: NumberState, events: Any) -> bool:
+        from sms_consent.repository import numbers
+
+        try:
+            numbers.save(state, list(events))
+        except numbers.ConcurrentUpdate:
+            return False
+        return True
+
+
+_adapters: tuple[Settings, tuple[Any, Any, Any]] | None = None
+
+
+def _form_adapters() -> tuple[Any, Any, Any]:
+    """CAPTCHA, rate limiter and breaker cache, built once per settings (tests switch settings)."""
+    global _adapters
+    current = wiring.settings()
+    if _adapters is None or _adapters[0] is not current:
+        from sms_consent.adapters.breaker_cache import CachedBreakers
+        from sms_consent.adapters.captcha import build_captcha
+        from sms_consent.repository.rate_limits import DynamoRateLimiter
+
+        captcha = build_captcha(
+            current.captcha_provider, secret_parameter=current.captcha_secret_parameter, region=current.aws_region
+        )
+        _adapters = (current, (captcha, DynamoRateLimiter(), CachedBreakers()))
+    return _adapters[1]
+
+
+def form_deps() -> optins.FormDeps:
+    captcha, limiter, breakers = _form_adapters()
+    return optins.FormDeps(
+        config=wiring.program_config(),
+        store=_VersionedNumbers(),
+        outbound=wiring.outbound_requests(),
+        events=wiring.event_sink(),
+        captcha=captcha,
+        limiter=limiter,
+        breakers=breakers,
+        clock=lambda: wiring.utc_now(),
+    )
+
+
+def _header(name: str) -> str | None:
+    headers = router.current_event.headers or {}
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+@router.post(
+    "/v1/optins",
+    summary="Sign a number up from a web form: double opt-in where it applies",
+    description=(
+        "202 with status pending and expires_at when a confirmation prompt applies (a resubmission within "
+        "10 minutes answers 202 again and sends nothing); 200 with status subscribed otherwise. "
+        "Problems: invalid-number, number-type-not-allowed, country-not-allowed, unknown-program, "
+        "captcha-missing (400); captcha-failed (403); rate-limited, pumping-breaker (429, Retry-After); "
+        "body too large (413); captcha-unavailable (503)."
+    ),
+    responses={
+        200: {"description": "subscribed", "content": {"application/json": {"model": OptinAccepted}}},
+        202: {"description": "pending confirmation", "content": {"application/json": {"model": OptinAccepted}}},
+        400: PROBLEM,
+        403: PROBLEM,
+        413: PROBLEM,
+        429: PROBLEM,
+        503: PROBLEM,
+    },
+    security=[],
+)
+def post_optin(request: OptinRequest) -> Response[str]:
+    identity = router.current_event.request_context.identity
+    form = optins.WebForm(
+        phone=request.phone,
+        program=request.program,
+        captcha_token=request.captcha_token,
+        consent_text=request.consent_text,
+        use_double_opt_in=request.use_double_opt_in,
+        language=request.language[:2].lower() if request.language else None,
+        page_url=request.page_url or _header("referer"),
+        client_ip=identity.source_ip,
+        user_agent=identity.user_agent or _header("user-agent"),
+        origin=_header("origin"),
+    )
+    result = optins.submit_form(form, form_deps())
+    body = {
+        "status": result.status.value,
+        "expires_at": iso(result.expires_at) if result.expires_at else None,
+        "prompt_sent": result.prompt_sent,
+    }
+    pending = result.status.value == "pending"
+    return Response(status_code=202 if pending else 200, content_type="application/json", body=json.dumps(body))

@@ -1,0 +1,93 @@
+"""Profiles and the numbers they use (the ProfileStore port of `optins`).
+
+- `USER#<user id>` / `PROFILE`: the profile's current number.
+- `PHONE#<e164>` / `USER#<user id>`: the link, kept under the number so that one Query lists every
+  profile sharing it (the number's STATE and EVENT# items live in the same partition).
+
+Status lives on the number's STATE item only: every linked profile sees it without copies to keep in
+step. Moving a profile is one transaction: the profile (on condition that it still names the number
+we read), the old link removed, the new link written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from sms_consent.consent import iso
+from sms_consent.repository.numbers import _connection, phone_key
+from sms_consent.repository.table import TableItem
+
+PROFILE_SK = "PROFILE"
+
+
+def user_key(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+class ProfileItem(TableItem):
+    user_id = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class ProfileLinkItem(TableItem):
+    user_id = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    linked_at = UnicodeAttribute()
+
+
+def phone_of(user_id: str) -> str | None:
+    try:
+        item = ProfileItem.get(user_key(user_id), PROFILE_SK, consistent_read=True)
+    except ProfileItem.DoesNotExist:
+        return None
+    return str(item.phone)
+
+
+def users_of(phone: str, *, limit: int = 100) -> list[str]:
+    """The profiles linked to a number (one Query on the number's partition)."""
+    items = ProfileLinkItem.query(
+        phone_key(phone), ProfileLinkItem.sk.startswith("USER#"), consistent_read=True, limit=limit
+    )
+    return [str(item.user_id) for item in items]
+
+
+def link(user_id: str, phone: str, previous: str | None, now: datetime) -> bool:
+    """Point the profile at `phone` if it still names `previous` (None: no profile yet).
+
+    Returns False when another request moved the profile since it was read; nothing is written then.
+    """
+    profile = ProfileItem(pk=user_key(user_id), sk=PROFILE_SK, user_id=user_id, phone=phone, updated_at=iso(now))
+    condition = ProfileItem.pk.does_not_exist() if previous is None else ProfileItem.phone == previous
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            transaction.save(profile, condition=condition)
+            if previous is not None:
+                transaction.delete(ProfileLinkItem(pk=phone_key(previous), sk=user_key(user_id)))
+            transaction.save(
+                ProfileLinkItem(
+                    pk=phone_key(phone), sk=user_key(user_id), user_id=user_id, phone=phone, linked_at=iso(now)
+                )
+            )
+    except TransactWriteError as exc:
+        if exc.cause_response_code == "TransactionCanceledException":
+            return False
+        raise
+    return True
+
+
+class DynamoProfileStore:
+    """The ProfileStore port on the single table."""
+
+    def phone_of(self, user_id: str) -> str | None:
+        return phone_of(user_id)
+
+    def users_of(self, phone: str) -> list[str]:
+        return users_of(phone)
+
+    def link(self, user_id: str, phone: str, previous: str | None, now: datetime) -> bool:
+        return link(user_id, phone, previous, now)
