@@ -29,7 +29,7 @@ NIGHT = datetime(2026, 11, 23, 23, 0, tzinfo=ZoneInfo("America/New_York")).astim
 
 
 def subscribe(phone: str, program: str = "alerts") -> None:
-    at = datetime.now(UTC) - timedelta(days=1)
+    at = AFTERNOON - timedelta(days=1)  # before every moment these tests decide at, whatever today's date
     numbers.update_with_retry(phone, lambda s: consent.grant(s, program, source="keyword", at=at, now=at, evidence={}))
 
 
