@@ -35,6 +35,7 @@ class Settings(BaseModel):
     media_bucket_name: str = ""
     captcha_provider: Literal["turnstile", "hcaptcha", "recaptcha", "local"] = "turnstile"
     captcha_secret_parameter: str = ""
+    captcha_secret_arn: str = Field(default="", pattern=r"^(arn:aws[\w-]*:secretsmanager:.+)?$")
     pumping_mode: Literal["enforce", "record_only"] = "enforce"
     allowed_origin: str = Field(default="*", min_length=1, max_length=256)
     deferred_send_queue_url: str = ""

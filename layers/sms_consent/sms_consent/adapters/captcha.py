@@ -2,7 +2,8 @@
 
 The three services share one protocol: POST the secret, the widget's token and the client's IP as a
 form to their siteverify endpoint and read `success` (reCAPTCHA v3 adds a `score`). The secret is read
-from SSM Parameter Store by name, on the first verification, and kept for the life of the process.
+from Secrets Manager (by ARN) or SSM Parameter Store (by name) on the first verification, and kept for
+the life of the process.
 
 An unreachable service is neither a pass nor a failure: the result says `unavailable` and the API
 answers 503, so a person can retry, and no sign-up ever passes unchecked.
@@ -63,6 +64,26 @@ class SsmSecret:
                 self._client = client("ssm", self._region)
             response = self._client.get_parameter(Name=self._name, WithDecryption=True)
             self._value = str(response["Parameter"]["Value"])
+        return self._value
+
+
+class SecretsManagerSecret:
+    """The secret, read from Secrets Manager (its SecretString) on first use and cached."""
+
+    def __init__(self, secret_arn: str, region: str, client: Any = None) -> None:
+        self._arn = secret_arn
+        self._region = region
+        self._client = client
+        self._value: str | None = None
+
+    def __call__(self) -> str:
+        if self._value is None:
+            if self._client is None:
+                from sms_consent.adapters.aws import client
+
+                self._client = client("secretsmanager", self._region)
+            response = self._client.get_secret_value(SecretId=self._arn)
+            self._value = str(response["SecretString"])
         return self._value
 
 
@@ -137,10 +158,25 @@ class LocalCaptcha:
         return CaptchaResult(self.provider, passed=False, error_codes=("invalid-input-response",))
 
 
-def build_captcha(provider: str, *, secret_parameter: str, region: str, transport: Transport | None = None) -> Captcha:
+def build_captcha(
+    provider: str,
+    *,
+    secret_parameter: str,
+    region: str,
+    secret_arn: str = "",
+    transport: Transport | None = None,
+) -> Captcha:
     """The adapter the settings name; the secret is not read until the first verification."""
     if provider == "local":
         return LocalCaptcha()
-    if not secret_parameter:
-        raise ValueError(f"CAPTCHA provider '{provider}' needs CAPTCHA_SECRET_PARAMETER (an SSM parameter name)")
-    return SiteverifyCaptcha(provider, SsmSecret(secret_parameter, region), transport=transport or urllib_transport)
+    secret: Callable[[], str]
+    if secret_arn:
+        secret = SecretsManagerSecret(secret_arn, region)
+    elif secret_parameter:
+        secret = SsmSecret(secret_parameter, region)
+    else:
+        raise ValueError(
+            f"CAPTCHA provider '{provider}' needs CAPTCHA_SECRET_ARN (Secrets Manager) "
+            "or CAPTCHA_SECRET_PARAMETER (an SSM parameter name)"
+        )
+    return SiteverifyCaptcha(provider, secret, transport=transport or urllib_transport)

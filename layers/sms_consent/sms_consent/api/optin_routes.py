@@ -75,7 +75,10 @@ def _form_adapters() -> tuple[Any, Any, Any]:
         from sms_consent.repository.rate_limits import DynamoRateLimiter
 
         captcha = build_captcha(
-            current.captcha_provider, secret_parameter=current.captcha_secret_parameter, region=current.aws_region
+            current.captcha_provider,
+            secret_parameter=current.captcha_secret_parameter,
+            secret_arn=current.captcha_secret_arn,
+            region=current.aws_region,
         )
         _adapters = (current, (captcha, DynamoRateLimiter(), CachedBreakers()))
     return _adapters[1]
