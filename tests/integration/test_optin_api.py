@@ -256,6 +256,25 @@ def test_bodies_that_are_not_a_form_get_a_clear_error(
     assert aws_stack.outbound_requests() == []
 
 
+@pytest.mark.parametrize(
+    "media_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/html"]
+)
+def test_a_body_that_is_not_json_by_its_media_type_gets_415(aws_stack: AwsStack, media_type: str) -> None:
+    status, document, _ = post(aws_stack, "phone=%2B14155550142&program=alerts", headers={"Content-Type": media_type})
+
+    assert status == 415
+    assert "application/json" in document["detail"]
+    assert aws_stack.outbound_requests() == []
+
+
+def test_a_refusal_tells_a_browser_on_another_origin_when_to_retry(aws_stack: AwsStack) -> None:
+    breakers.open_breaker("country", "US", rule="volume_spike", now=datetime.now(UTC), figures={}, previous=None)
+    status, _, headers = post(aws_stack, form(), headers={"Origin": "https://shop.example.com"})
+
+    assert status == 429
+    assert "Retry-After" in headers["Access-Control-Expose-Headers"]
+
+
 def test_unknown_fields_from_a_business_form_are_ignored(aws_stack: AwsStack) -> None:
     status, body, _ = post(aws_stack, form(newsletter="yes", utm_source="ads"))
     assert (status, body["status"]) == (202, "pending")

@@ -108,8 +108,18 @@ def phone_param(raw: str, default_region: str) -> phones.PhoneInfo:
         raise Problem(400, f"phone: {exc}", type_=PROBLEM_TYPE + Rejection.INVALID_NUMBER.value) from None
 
 
+# Bodies are JSON, except the blocklist import's CSV (its route checks that one itself).
+ACCEPTED_MEDIA_TYPES = frozenset({"application/json", "text/csv", "text/plain"})
+
+
+def _media_type(headers: dict[str, str]) -> str:
+    raw = next((value for key, value in headers.items() if key.lower() == "content-type"), "") or ""
+    return raw.split(";")[0].strip().lower()
+
+
 class ProblemResolver(APIGatewayRestResolver):
-    """Refuses bodies over `max_body_bytes` before anything parses them."""
+    """Refuses bodies over `max_body_bytes`, and bodies in a media type no route reads (an HTML form's
+    urlencoded post, say), before anything parses them."""
 
     def __init__(self, *, max_body_bytes: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -123,6 +133,13 @@ class ProblemResolver(APIGatewayRestResolver):
             )
             if builder is not None:
                 return builder
+        media_type = _media_type(self.current_event.headers or {})
+        if body and media_type and media_type not in ACCEPTED_MEDIA_TYPES and not media_type.endswith("+json"):
+            builder = self._call_exception_handler(
+                Problem(415, f"send the body as application/json, not {media_type[:80]}"), route
+            )
+            if builder is not None:
+                return builder
         return super()._call_route(route, route_arguments)
 
 
@@ -131,7 +148,13 @@ def resolver(allowed_origin: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> AP
     app = ProblemResolver(
         max_body_bytes=max_body_bytes,
         enable_validation=True,
-        cors=CORSConfig(allow_origin=allowed_origin, allow_headers=["Content-Type", "X-Api-Key"], max_age=600),
+        # Retry-After is exposed so that a sign-up form on another origin can read it from a 429.
+        cors=CORSConfig(
+            allow_origin=allowed_origin,
+            allow_headers=["Content-Type", "X-Api-Key"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        ),
     )
 
     @app.exception_handler(RequestValidationError)
