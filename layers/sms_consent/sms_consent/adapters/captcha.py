@@ -47,11 +47,13 @@ def urllib_transport(url: str, body: bytes, timeout: float) -> bytes:
         return data
 
 
-class SsmSecret:
-    """The secret, read from SSM Parameter Store (SecureString) on first use and cached."""
+class _StoredSecret:
+    """A secret read from an AWS secret store on first use and cached for the life of the process."""
 
-    def __init__(self, parameter_name: str, region: str, client: Any = None) -> None:
-        self._name = parameter_name
+    service = ""
+
+    def __init__(self, name: str, region: str, client: Any = None) -> None:
+        self._name = name
         self._region = region
         self._client = client
         self._value: str | None = None
@@ -61,30 +63,30 @@ class SsmSecret:
             if self._client is None:
                 from sms_consent.adapters.aws import client
 
-                self._client = client("ssm", self._region)
-            response = self._client.get_parameter(Name=self._name, WithDecryption=True)
-            self._value = str(response["Parameter"]["Value"])
+                self._client = client(self.service, self._region)
+            self._value = self._read(self._client)
         return self._value
 
+    def _read(self, client: Any) -> str:
+        raise NotImplementedError
 
-class SecretsManagerSecret:
-    """The secret, read from Secrets Manager (its SecretString) on first use and cached."""
 
-    def __init__(self, secret_arn: str, region: str, client: Any = None) -> None:
-        self._arn = secret_arn
-        self._region = region
-        self._client = client
-        self._value: str | None = None
+class SsmSecret(_StoredSecret):
+    """From SSM Parameter Store, by parameter name (a SecureString)."""
 
-    def __call__(self) -> str:
-        if self._value is None:
-            if self._client is None:
-                from sms_consent.adapters.aws import client
+    service = "ssm"
 
-                self._client = client("secretsmanager", self._region)
-            response = self._client.get_secret_value(SecretId=self._arn)
-            self._value = str(response["SecretString"])
-        return self._value
+    def _read(self, client: Any) -> str:
+        return str(client.get_parameter(Name=self._name, WithDecryption=True)["Parameter"]["Value"])
+
+
+class SecretsManagerSecret(_StoredSecret):
+    """From Secrets Manager, by ARN (its SecretString)."""
+
+    service = "secretsmanager"
+
+    def _read(self, client: Any) -> str:
+        return str(client.get_secret_value(SecretId=self._name)["SecretString"])
 
 
 class SiteverifyCaptcha:
