@@ -96,6 +96,8 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert state.status("alerts") is Status.PENDING
     assert pending is not None
     assert pending.expires_at == expires
+    assert pending.asked_at is not None  # stored: a reply sent before it cannot confirm this prompt
+    assert before <= pending.asked_at <= pending.requested_at
 
     (requested,) = [event for event in numbers.history(PHONE) if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED]
     evidence = requested.evidence

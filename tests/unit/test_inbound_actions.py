@@ -553,3 +553,28 @@ def test_a_superseded_stop_is_on_record_without_changing_the_status() -> None:
     assert store.get(PHONE).status("alerts") is S
     assert outbox.requests == []
     assert bus.events == []
+
+
+def test_a_yes_sent_before_a_later_prompt_was_asked_for_cannot_confirm_it() -> None:
+    """ALERTS, YES, STOP, START sent in that order; the first YES is delivered last. The START's prompt
+    is still open, but that YES was sent before the START asked for it: it answers nothing, so the
+    consent on record is never proved by a message sent before the prompt existed."""
+    store, outbox, bus = MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus()
+    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, clock=lambda: AT + timedelta(minutes=5))
+    outcomes = {}
+    for offset, text in [(0, "ALERTS"), (2, "STOP"), (3, "START"), (1, "YES")]:
+        message = inbound.InboundSms(
+            originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody=text, inboundMessageId=f"in-{offset}"
+        )
+        outcomes[text] = inbound.handle(message, AT + timedelta(seconds=offset), deps)
+    state = store.get(PHONE)
+    assert state.status("alerts") is not S
+    assert state.programs["alerts"].pending is not None  # START's prompt still waits for a real answer
+    assert not [event for event in store.history(PHONE) if event.event_type is consent.EventType.GRANTED]
+    # A YES sent after the START does confirm it, and the grant names that YES.
+    late_yes = inbound.InboundSms(
+        originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody="YES", inboundMessageId="in-4"
+    )
+    inbound.handle(late_yes, AT + timedelta(seconds=4), deps)
+    assert store.get(PHONE).status("alerts") is S
+    assert store.history(PHONE)[-1].evidence["inbound_message_id"] == "in-4"

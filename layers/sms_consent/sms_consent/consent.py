@@ -74,6 +74,8 @@ class Pending:
     source: str
     prompt_request_id: str
     prompt_message_id: str | None = None  # the provider's id, once the gate has sent the prompt
+    # Time of the message or request that asked for the prompt: a reply sent before it cannot answer it.
+    asked_at: datetime | None = None
 
     def is_open(self, now: datetime) -> bool:
         return utc(now) < self.expires_at
@@ -259,7 +261,11 @@ def request_confirmation(
         return Change(state)
     old = state.programs.get(program)
     pending = Pending(
-        requested_at=utc(now), expires_at=utc(now) + window, source=source, prompt_request_id=prompt_request_id
+        requested_at=utc(now),
+        expires_at=utc(now) + window,
+        source=source,
+        prompt_request_id=prompt_request_id,
+        asked_at=utc(at),
     )
     if old is None:
         new = ProgramState(

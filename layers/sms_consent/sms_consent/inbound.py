@@ -423,6 +423,8 @@ def _pending_program(state: NumberState, ctx: _Context) -> str | None:
         if (program_state := state.programs.get(program)) is not None
         and program_state.pending is not None
         and program_state.status is not Status.SUBSCRIBED
+        # A reply sent before its prompt was even requested cannot answer it (a late-delivered YES).
+        and (program_state.pending.asked_at is None or ctx.at >= program_state.pending.asked_at)
     ]
     previous = ctx.message.previousPublishedMessageId
     for program, pending in prompts:
