@@ -15,7 +15,8 @@ import pytest
 
 from sms_consent import consent, wiring
 from sms_consent.consent import EventType, Status
-from sms_consent.repository import breakers, numbers
+from sms_consent.pumping import bucket_start
+from sms_consent.repository import breakers, counters, numbers
 from tests.conftest import AwsStack, api_request, load_event
 
 PHONE = "+14155550142"
@@ -111,11 +112,18 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert evidence["captcha"] == {"provider": "local", "passed": True, "hostname": "localhost"}
     assert evidence["prompt_request_id"] == pending.prompt_request_id
 
+    sending = datetime.now(UTC)
     (prompt,) = deliver_outbound(aws_stack)
     assert prompt["category"] == "optin_prompt"
     assert prompt["recipients"] == [PHONE]
     assert prompt["sender"] == "+18005550100"
-    assert prompt["metadata"]["client_ip"] == "198.51.100.7"  # the detector's per-IP counters
+    assert prompt["metadata"]["client_ip"] == "198.51.100.7"
+    # The prompt is counted where the traffic-pumping detector reads: per country, 1k block and client IP.
+    buckets = {bucket_start(sending), bucket_start(datetime.now(UTC))}  # the send may straddle two
+    counts = {key: value for start in buckets for key, value in counters.read_bucket(start).items()}
+    assert counts[("country", "US")].prompts == 1
+    assert counts[("prefix", "+14155550")].suffixes == frozenset({"142"})
+    assert counts[("ip", "198.51.100.7")].numbers == frozenset({PHONE})
     (sent,) = aws_stack.outbox_lines()
     assert sent["to"] == PHONE
     assert sent["category"] == "optin_prompt"
