@@ -57,8 +57,9 @@ integration: venv
 e2e: venv
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
+# Two workers: the suite is mostly waiting on moto, and CI has two cores.
 test: venv lint typecheck template build
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n 2 $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python -m bench
