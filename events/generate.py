@@ -48,6 +48,7 @@ def outbound(**request: Any) -> str:
 # API Gateway (REST, proxy) requests: (folder, name, method, resource, path); tests fill in the rest.
 API_CASES: list[tuple[str, str, str, str, str]] = [
     ("admin_api", "search_blocklist", "GET", "/v1/blocklist", "v1/blocklist"),
+    ("optin_api", "post_optin", "POST", "/v1/optins", "v1/optins"),
 ]
 
 CASES: list[tuple[str, str, str]] = [

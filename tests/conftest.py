@@ -218,9 +218,10 @@ def api_request(
     body: str | None = None,
     headers: dict[str, str] | None = None,
     source_ip: str = "203.0.113.10",
+    sample: str = "admin_api/search_blocklist.json",
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event, from the sam-generated sample, for `method path`."""
-    event = load_event("admin_api/search_blocklist.json")
+    """An API Gateway REST proxy event, from a sam-generated sample in events/, for `method path`."""
+    event = load_event(sample)
     merged_headers = {**event["headers"], "Content-Type": "application/json", **(headers or {})}
     event.update(
         httpMethod=method,

@@ -51,7 +51,9 @@ def post(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    event = api_request("POST", "/v1/optins", body=raw, source_ip=ip, headers=headers)
+    event = api_request(
+        "POST", "/v1/optins", body=raw, source_ip=ip, headers=headers, sample="optin_api/post_optin.json"
+    )
     event["requestContext"]["identity"]["userAgent"] = USER_AGENT
     response = stack.invoke("OptinApiFunction", event)
     answer_headers = {
