@@ -378,3 +378,28 @@ def test_openapi_document_and_swagger_ui_are_served(aws_stack: AwsStack) -> None
     assert docs["statusCode"] == 200
     assert "swagger-ui" in docs["body"].lower()
     assert "/v1/optins" in docs["body"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 8000 + "]" * 8000,
+        '{"a":' * 3000 + "1" + "}" * 3000,
+        '{"phone": 1e999, "program": "alerts"}',
+        '{"phone": null, "program": null, "consent_text": null}',
+        "\x00\x01\x02",
+        "\ufeff{}",
+        json.dumps(form(program="alerts\u0000")),
+        json.dumps(form(program="a" * 10_000)),
+        json.dumps(form(page_url="javascript:alert(1)" + "x" * 3000)),
+        json.dumps(form(captcha_token="t" * 5000)),
+        json.dumps({**form(), "phone": ["+14155550142"]}),
+    ],
+)
+def test_hostile_bodies_get_a_4xx_problem_never_a_500(aws_stack: AwsStack, raw: str) -> None:
+    status, document, headers = post(aws_stack, raw)
+
+    assert 400 <= status < 500
+    assert headers["Content-Type"] == "application/problem+json"
+    assert document["detail"]
+    assert aws_stack.outbound_requests() == []

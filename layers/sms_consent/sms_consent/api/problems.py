@@ -174,6 +174,11 @@ def resolver(allowed_origin: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> AP
     def _service_error(error: ServiceError) -> Response[str]:
         return problem_response(error.status_code, str(error.msg))
 
+    @app.exception_handler(RecursionError)
+    def _too_deep(error: RecursionError) -> Response[str]:
+        # Only parsing a client's body nests this deep: thousands of [ or { in a row.
+        return problem_response(400, "the body is nested too deeply to be a request")
+
     @app.exception_handler(json.JSONDecodeError)
     def _not_json(error: json.JSONDecodeError) -> Response[str]:
         return problem_response(400, f"the body is not valid JSON: {error.msg}")
