@@ -89,6 +89,7 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert status == 202
     assert body["status"] == "pending"
     assert body["prompt_sent"] is True
+    assert body["double_opt_in_reason"] == "program_uses_double_opt_in"
     expires = datetime.fromisoformat(body["expires_at"])
     assert timedelta(days=29, hours=23) < expires - before <= timedelta(days=30, minutes=1)
     assert headers["Content-Type"] == "application/json"
@@ -195,6 +196,7 @@ def test_only_the_consumer_undoes_an_opt_out_a_web_form_starts_a_double_opt_in(a
     status, body, _ = post(aws_stack, form(use_double_opt_in=False))
 
     assert (status, body["status"], body["prompt_sent"]) == (202, "pending", True)
+    assert body["double_opt_in_reason"] == "consumer_opted_out"  # the response says why
     assert numbers.get(PHONE).status("alerts") is Status.UNSUBSCRIBED
     (prompt,) = aws_stack.outbound_requests()
     assert prompt["category"] == "optin_prompt"

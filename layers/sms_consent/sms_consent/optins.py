@@ -434,6 +434,7 @@ class FormResult:
     status: Status  # pending (a prompt is open) or subscribed
     expires_at: datetime | None
     prompt_sent: bool
+    reason: DoubleOptInReason | None = None  # why a confirmation is asked for, when one is
 
 
 SAVE_ATTEMPTS = 5
@@ -513,6 +514,7 @@ def submit_form(form: WebForm, deps: FormDeps) -> FormResult:
         status=Status.SUBSCRIBED if subscribed else Status.PENDING,
         expires_at=decision.expires_at,
         prompt_sent=decision.action is Action.PROMPTED,
+        reason=decision.reason,
     )
 
 

@@ -42,6 +42,11 @@ class OptinAccepted(BaseModel):
     status: Literal["pending", "subscribed"]
     expires_at: datetime | None = Field(description="when the pending confirmation expires")
     prompt_sent: bool = Field(description="false when a prompt went out less than 10 minutes ago")
+    double_opt_in_reason: str | None = Field(
+        default=None,
+        description="why a confirmation is asked for: program_uses_double_opt_in, use_double_opt_in, or "
+        "consumer_opted_out (the number's consumer opted out; only their YES can subscribe it again)",
+    )
 
 
 class _VersionedNumbers:
@@ -146,6 +151,7 @@ def post_optin(request: OptinRequest) -> Response[str]:
         "status": result.status.value,
         "expires_at": iso(result.expires_at) if result.expires_at else None,
         "prompt_sent": result.prompt_sent,
+        "double_opt_in_reason": result.reason.value if result.reason else None,
     }
     pending = result.status.value == "pending"
     return Response(status_code=202 if pending else 200, content_type="application/json", body=json.dumps(body))
