@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sms_consent import consent, wiring
+from sms_consent.config import parse_config
 from sms_consent.consent import EventType, Status
 from sms_consent.pumping import bucket_start
 from sms_consent.repository import breakers, counters, numbers
+from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
 from tests.conftest import AwsStack, api_request, load_event
 
 PHONE = "+14155550142"
@@ -405,3 +409,29 @@ def test_hostile_bodies_get_a_4xx_problem_never_a_500(aws_stack: AwsStack, raw: 
     assert headers["Content-Type"] == "application/problem+json"
     assert document["detail"]
     assert aws_stack.outbound_requests() == []
+
+
+def test_the_limits_come_from_the_program_configuration(
+    aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(DEFAULT_PROGRAM_CONFIG.read_text(encoding="utf-8"))
+    data["optin_limits"] = {"per_client_ip": 2, "client_ip_window_minutes": 10}
+    custom = tmp_path / "programs.yaml"
+    custom.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setitem(aws_stack.runner.env["OptinApiFunction"], "PROGRAM_CONFIG", str(custom))
+    wiring.reset()
+
+    answers = [post(aws_stack, form(phone=f"+1415555{index:04d}"))[0] for index in range(3)]
+    status, document, headers = post(aws_stack, form(phone="+14155550003"))
+
+    assert answers == [202, 202, 429]
+    assert status == 429
+    assert document["type"] == "urn:sms-consent:problem:rate-limited"
+    assert 1 <= int(headers["Retry-After"]) <= 600
+
+
+def test_limits_that_make_no_sense_do_not_load() -> None:
+    data = yaml.safe_load(DEFAULT_PROGRAM_CONFIG.read_text(encoding="utf-8"))
+    data["optin_limits"] = {"per_number": 0}
+    with pytest.raises(ValueError, match="per_number"):
+        parse_config(data)

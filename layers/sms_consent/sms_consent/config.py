@@ -143,6 +143,17 @@ class QuietHours(_Strict):
     )
 
 
+class OptinLimits(_Strict):
+    """Sign-ups through POST /v1/optins: fixed windows per client IP, per number and per 1k-number block."""
+
+    per_client_ip: int = Field(default=30, ge=1)
+    client_ip_window_minutes: int = Field(default=60, ge=1, le=1440)
+    per_number: int = Field(default=5, ge=1)
+    number_window_hours: int = Field(default=24, ge=1, le=168)
+    per_prefix: int = Field(default=30, ge=1)  # a sweep through consecutive numbers
+    prefix_window_minutes: int = Field(default=60, ge=1, le=1440)
+
+
 class ProgramConfig(_Strict):
     version: Literal[1] = 1
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
@@ -160,6 +171,7 @@ class ProgramConfig(_Strict):
     senders: tuple[Sender, ...] = Field(min_length=1)
     programs: dict[str, Program] = Field(min_length=1)
     pumping: PumpingConfig = PumpingConfig()
+    optin_limits: OptinLimits = OptinLimits()
 
     @field_validator("programs")
     @classmethod

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from sms_consent import breakers, consent, phones
 from sms_consent.breakers import Breaker
-from sms_consent.config import Program, ProgramConfig
+from sms_consent.config import OptinLimits, Program, ProgramConfig
 from sms_consent.consent import AuditEvent, Change, NumberState, ProgramState, Source, Status
 from sms_consent.messages import Category, OutboundRequest
 from sms_consent.ports import EventSink, NumberStore, OutboundRequests
@@ -341,20 +341,22 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class RateLimitPolicy:
-    per_client_ip: int = 30
-    client_ip_window: timedelta = timedelta(hours=1)
-    per_number: int = 5
-    number_window: timedelta = timedelta(days=1)
-    per_prefix: int = 30  # a 1k-number block: a sweep through consecutive numbers
-    prefix_window: timedelta = timedelta(hours=1)
+    """The configured limits (`optin_limits` in programs.yaml) as the counters they need."""
+
+    limits: OptinLimits = field(default_factory=OptinLimits)
 
     def for_client(self, client_ip: str | None) -> list[RateLimit]:
-        return [RateLimit("ip", client_ip, self.per_client_ip, self.client_ip_window)] if client_ip else []
+        if not client_ip:
+            return []
+        window = timedelta(minutes=self.limits.client_ip_window_minutes)
+        return [RateLimit("ip", client_ip, self.limits.per_client_ip, window)]
 
     def for_number(self, phone: phones.PhoneInfo) -> list[RateLimit]:
         return [
-            RateLimit("number", phone.e164, self.per_number, self.number_window),
-            RateLimit("prefix", phone.prefix, self.per_prefix, self.prefix_window),
+            RateLimit("number", phone.e164, self.limits.per_number, timedelta(hours=self.limits.number_window_hours)),
+            RateLimit(
+                "prefix", phone.prefix, self.limits.per_prefix, timedelta(minutes=self.limits.prefix_window_minutes)
+            ),
         ]
 
 

@@ -91,8 +91,10 @@ def _form_adapters() -> tuple[Any, Any, Any]:
 
 def form_deps() -> optins.FormDeps:
     captcha, limiter, breakers = _form_adapters()
+    config = wiring.program_config()
     return optins.FormDeps(
-        config=wiring.program_config(),
+        config=config,
+        policy=optins.RateLimitPolicy(config.optin_limits),
         store=_VersionedNumbers(),
         outbound=wiring.outbound_requests(),
         events=wiring.event_sink(),
