@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
 TITLE = "SMS consent API"
 VERSION = "1.0.0"
@@ -39,6 +38,9 @@ def _resolver() -> APIGatewayRestResolver:
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
+    # The OpenAPI models take ~150 ms to import: only the first request for the document pays for them.
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
     app = _resolver()
     spec: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(
