@@ -385,7 +385,7 @@ def _throughput() -> list[str]:
         f"{name} {count}" for name, count in sorted(background.items()) if name not in (OPTIN, ECHO_PLAIN[1])
     )
     return [
-        "Throughput through the local stack's HTTP API (LocalStack in a child process: moto's server, werkzeug,",
+        "Throughput through the local stack's HTTP API (in a child process: moto's server, werkzeug,",
         "every function wired as in `sms-consent local`; client: requests.Session with keep-alive, sequential,",
         "a fresh number and client IP per request; warm-up requests not measured):",
         f"  baseline: bare echo, a plain function returning the body     {plain:7.1f} req/s  1.00x"
