@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = 5
 
 
-def _event(template_event: dict[str, Any], text: str, to: str, origin: str) -> dict[str, Any]:
+def inbound_event(template_event: dict[str, Any], text: str, to: str, origin: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads(json.dumps(template_event))
     payload = json.loads(event["Records"][0]["Sns"]["Message"])
     payload.update(messageBody=text, destinationNumber=to, originationNumber=origin, inboundMessageId=str(uuid.uuid4()))
@@ -50,7 +50,7 @@ def run() -> list[str]:
         env = {**env, "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
         os.environ.update(env)
         runner = FunctionRunner(template, {"InboundSmsFunction": env})
-        runner.invoke("InboundSmsFunction", _event(sample, "HELP", "+18005550100", "+14155550100"))  # warm up
+        runner.invoke("InboundSmsFunction", inbound_event(sample, "HELP", "+18005550100", "+14155550100"))  # warm up
         steps = [
             ("HELP", "12345"),
             ("JOIN TONE1 (double opt-in prompt)", "12345"),
@@ -68,7 +68,7 @@ def run() -> list[str]:
         for label, to in steps:
             text = label.split(" (")[0]
             with aws_calls.counting() as counts:
-                result = runner.invoke("InboundSmsFunction", _event(sample, text, to, "+14155550123"))
+                result = runner.invoke("InboundSmsFunction", inbound_event(sample, text, to, "+14155550123"))
             dynamodb = aws_calls.total(counts, "dynamodb")
             worst = max(worst, dynamodb)
             detail = ", ".join(

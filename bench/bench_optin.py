@@ -22,13 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.bench_inbound import inbound_event
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 6
@@ -88,17 +88,6 @@ def _headers(ip: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- 1. DynamoDB requests per case
-
-
-def _inbound_event(template_event: dict[str, Any], text: str, origin: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(json.dumps(template_event))
-    payload = json.loads(event["Records"][0]["Sns"]["Message"])
-    payload.update(
-        messageBody=text, destinationNumber=SENDER, originationNumber=origin, inboundMessageId=str(uuid.uuid4())
-    )
-    event["Records"][0]["Sns"]["Message"] = json.dumps(payload)
-    event["Records"][0]["Sns"]["Timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return event
 
 
 def _request_counts() -> list[str]:
@@ -161,7 +150,7 @@ def _request_counts() -> list[str]:
 
         subscribed_number, _ = fresh()
         post(subscribed_number, client_ip(9000))
-        runner.invoke("InboundSmsFunction", _inbound_event(inbound_sample, "YES", subscribed_number))
+        runner.invoke("InboundSmsFunction", inbound_event(inbound_sample, "YES", SENDER, subscribed_number))
         os.environ.update(runner.env[OPTIN])
 
         limited_ip = client_ip(9001)
@@ -187,9 +176,9 @@ def _request_counts() -> list[str]:
 
         def breakers_expired() -> Response:
             # The warm container's breaker cache as it is once a minute: expired, so this request reloads it.
-            from sms_consent.api import optin_routes
+            from sms_consent import wiring
 
-            optin_routes._form_adapters()[2]._loaded_at = float("-inf")
+            wiring.optin_deps().breakers._loaded_at = float("-inf")
             return post(cold_number, cold_ip)
 
         cases.append(("new number, breaker cache expired (1/min)", breakers_expired))

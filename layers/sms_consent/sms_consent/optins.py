@@ -35,11 +35,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sms_consent import breakers, consent, phones
-from sms_consent.breakers import Breaker
 from sms_consent.config import OptinLimits, Program, ProgramConfig
-from sms_consent.consent import AuditEvent, Change, NumberState, ProgramState, Source, Status
+from sms_consent.consent import Change, NumberState, ProgramState, Source, Status
 from sms_consent.messages import Category, OutboundRequest
-from sms_consent.ports import EventSink, NumberStore, OutboundRequests
+from sms_consent.ports import BreakerSource, EventSink, NumberStore, OutboundRequests
 
 # Same interval as the send gate's cap on opt-in prompts: the gate would refuse a second one anyway.
 PROMPT_INTERVAL = timedelta(minutes=10)
@@ -372,20 +371,6 @@ class RateLimiter(Protocol):
         ...
 
 
-class StateStore(Protocol):
-    """Number state read once and written only if nobody changed it since (optimistic version)."""
-
-    def get(self, phone: str) -> NumberState: ...
-
-    def save(self, state: NumberState, events: Sequence[AuditEvent]) -> bool:
-        """False when the number changed since `state` was read; nothing is written then."""
-        ...
-
-
-class BreakerSource(Protocol):
-    def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]: ...
-
-
 # ---------------------------------------------------------------------- the web form
 
 
@@ -419,7 +404,7 @@ class WebForm:
 @dataclass(frozen=True)
 class FormDeps:
     config: ProgramConfig
-    store: StateStore
+    store: NumberStore
     outbound: OutboundRequests
     events: EventSink
     captcha: Captcha
@@ -439,7 +424,8 @@ class FormResult:
     reason: DoubleOptInReason | None = None  # why a confirmation is asked for, when one is
 
 
-SAVE_ATTEMPTS = 5
+# Decisions that send a message: the number's and its block's limits are counted for these only.
+SENDING = (Action.PROMPTED, Action.SUBSCRIBED)
 
 
 def _refuse_if_limited(limiter: RateLimiter, limits: Sequence[RateLimit], now: datetime) -> None:
@@ -484,9 +470,9 @@ def submit_form(form: WebForm, deps: FormDeps) -> FormResult:
         )
     evidence = form.evidence(captcha)
     request_id = str(uuid.uuid4())
-    counted = False
-    for _ in range(SAVE_ATTEMPTS):
-        state = deps.store.get(phone.e164)
+    decided: list[Decision] = []
+
+    def decide(state: NumberState) -> Change:
         decision = subscribe(
             state,
             form.program,
@@ -498,17 +484,32 @@ def submit_form(form: WebForm, deps: FormDeps) -> FormResult:
             language=form.language,
             prompt_request_id=request_id,
         )
-        sends = decision.action in (Action.PROMPTED, Action.SUBSCRIBED)
-        if sends and not counted:
+        # Counted once, before anything is written; a refusal raised here writes nothing.
+        if decision.action in SENDING and not any(earlier.action in SENDING for earlier in decided):
             _refuse_if_limited(deps.limiter, deps.policy.for_number(phone), now)
-            counted = True
-        if not decision.change.changed or deps.store.save(decision.change.state, decision.change.events):
-            break
-    else:
-        raise Rejected(Rejection.CONFLICT, "the number is being changed by another request; try again")
-    _send(decision, phone.e164, form, deps)
-    if decision.change.events:
-        deps.events.publish(consent.bus_events(decision.change.events))
+        decided.append(decision)
+        return decision.change
+
+    _, events = deps.store.update(phone.e164, decide)
+    decision = decided[-1]
+    metadata: dict[str, Any] = {"source": Source.WEB_FORM.value}
+    if form.client_ip:
+        metadata["client_ip"] = form.client_ip  # the gate counts prompts per client IP for the detector
+    _publish_prompt(decision, phone.e164, config, deps.outbound, metadata)
+    if decision.action is Action.SUBSCRIBED:  # a program without double opt-in: confirm at once
+        sender = config.sender_for_program(form.program)
+        deps.outbound.publish(
+            OutboundRequest(
+                program=form.program,
+                category=Category.COMPLIANCE_REPLY,
+                recipients=(phone.e164,),
+                body=config.programs[form.program].replies_for(form.language).confirmation,
+                sender=sender.number if sender else None,
+                metadata=metadata,
+            )
+        )
+    if events:
+        deps.events.publish(consent.bus_events(events))
     subscribed = decision.action in (Action.SUBSCRIBED, Action.ALREADY_SUBSCRIBED)
     return FormResult(
         phone=phone.e164,
@@ -520,35 +521,23 @@ def submit_form(form: WebForm, deps: FormDeps) -> FormResult:
     )
 
 
-def _send(decision: Decision, phone: str, form: WebForm, deps: FormDeps) -> None:
-    """The prompt (or, for a program without double opt-in, the confirmation) through the send gate."""
-    sender = deps.config.sender_for_program(form.program)
-    metadata: dict[str, Any] = {"source": Source.WEB_FORM.value}
-    if form.client_ip:
-        metadata["client_ip"] = form.client_ip  # the gate counts prompts per client IP for the detector
-    if decision.prompt is not None:
-        deps.outbound.publish(
-            OutboundRequest(
-                program=decision.prompt.program,
-                category=Category.OPTIN_PROMPT,
-                recipients=(phone,),
-                body=decision.prompt.body,
-                sender=sender.number if sender else None,
-                metadata={**metadata, "prompt_request_id": decision.prompt.request_id},
-            )
+def _publish_prompt(
+    decision: Decision, phone: str, config: ProgramConfig, outbound: OutboundRequests, metadata: Mapping[str, Any]
+) -> None:
+    """The decision's opt-in prompt, if it has one, through the send gate like every other message."""
+    if decision.prompt is None:
+        return
+    sender = config.sender_for_program(decision.prompt.program)
+    outbound.publish(
+        OutboundRequest(
+            program=decision.prompt.program,
+            category=Category.OPTIN_PROMPT,
+            recipients=(phone,),
+            body=decision.prompt.body,
+            sender=sender.number if sender else None,
+            metadata={**metadata, "prompt_request_id": decision.prompt.request_id},
         )
-    elif decision.action is Action.SUBSCRIBED:
-        program = deps.config.programs[form.program]
-        deps.outbound.publish(
-            OutboundRequest(
-                program=form.program,
-                category=Category.COMPLIANCE_REPLY,
-                recipients=(phone,),
-                body=program.replies_for(form.language).confirmation,
-                sender=sender.number if sender else None,
-                metadata=metadata,
-            )
-        )
+    )
 
 
 # ---------------------------------------------------------------------- back office
@@ -606,18 +595,7 @@ def set_status(request: StatusRequest, deps: AdminDeps) -> tuple[NumberState, De
 
     stored, events = deps.store.update(request.phone, decide)
     decision = decided[-1]
-    if decision.prompt is not None:
-        sender = deps.config.sender_for_program(request.program)
-        deps.outbound.publish(
-            OutboundRequest(
-                program=request.program,
-                category=Category.OPTIN_PROMPT,
-                recipients=(request.phone,),
-                body=decision.prompt.body,
-                sender=sender.number if sender else None,
-                metadata={"source": str(request.source), "prompt_request_id": decision.prompt.request_id},
-            )
-        )
+    _publish_prompt(decision, request.phone, deps.config, deps.outbound, {"source": str(request.source)})
     if events:
         deps.events.publish(consent.bus_events(events))
     return stored, decision

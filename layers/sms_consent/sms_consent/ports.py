@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
+from sms_consent.breakers import Breaker
 from sms_consent.consent import AuditEvent, Change, NumberState
 from sms_consent.messages import BusEvent, OutboundRequest, OutgoingSms, SendResult
 
@@ -36,6 +38,16 @@ class OutboundRequests(Protocol):
 
 class EventSink(Protocol):
     def publish(self, events: Sequence[BusEvent]) -> None: ...
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Someone else changed the number between our read and our write, every time we tried."""
+
+
+class BreakerSource(Protocol):
+    """The traffic-pumping breakers open at `now`, by (dimension, key)."""
+
+    def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]: ...
 
 
 class NumberStore(Protocol):

@@ -19,7 +19,7 @@ from sms_consent import breakers, consent, phones, segments
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import NumberState, Source, Status, iso
 from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSms
-from sms_consent.ports import EventSink, NumberStore, RecipientOptedOut, SendError, SmsSender
+from sms_consent.ports import BreakerSource, EventSink, NumberStore, RecipientOptedOut, SendError, SmsSender
 from sms_consent.quiet_hours import next_allowed
 
 OPT_OUT_NOTICE = "Reply STOP to opt out"
@@ -87,10 +87,6 @@ class MediaReport:
 
 class MediaInspector(Protocol):
     def inspect(self, urls: Sequence[str]) -> MediaReport: ...
-
-
-class BreakerSource(Protocol):
-    def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], breakers.Breaker]: ...
 
 
 class Deferrals(Protocol):

@@ -97,6 +97,60 @@ def gate_deps() -> Any:
     )
 
 
+@functools.cache
+def optin_deps() -> Any:
+    """Everything POST /v1/optins needs: the CAPTCHA, rate limits and breakers besides the usual ports."""
+    from sms_consent.adapters.breaker_cache import CachedBreakers
+    from sms_consent.adapters.captcha import build_captcha
+    from sms_consent.optins import FormDeps, RateLimitPolicy
+    from sms_consent.repository.rate_limits import DynamoRateLimiter
+
+    current = settings()
+    config = program_config()
+    return FormDeps(
+        config=config,
+        store=number_store(),
+        outbound=outbound_requests(),
+        events=event_sink(),
+        captcha=build_captcha(
+            current.captcha_provider,
+            secret_parameter=current.captcha_secret_parameter,
+            secret_arn=current.captcha_secret_arn,
+            region=current.aws_region,
+        ),
+        limiter=DynamoRateLimiter(),
+        breakers=CachedBreakers(),
+        clock=lambda: utc_now(),  # looked up per call: tests move time by replacing utc_now
+        policy=RateLimitPolicy(config.optin_limits),
+    )
+
+
+@functools.cache
+def admin_deps() -> Any:
+    """What the number routes need to change a number's consent."""
+    from sms_consent.optins import AdminDeps
+
+    return AdminDeps(
+        config=program_config(),
+        store=number_store(),
+        outbound=outbound_requests(),
+        events=event_sink(),
+        clock=lambda: utc_now(),
+    )
+
+
+@functools.cache
+def profile_deps() -> Any:
+    """What the profile route needs to link a user to a number."""
+    from sms_consent.optins import ProfileDeps
+    from sms_consent.repository.profiles import DynamoProfileStore
+
+    settings()  # binds the table
+    return ProfileDeps(
+        store=number_store(), profiles=DynamoProfileStore(), events=event_sink(), clock=lambda: utc_now()
+    )
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -113,6 +167,9 @@ def reset() -> None:
         event_sink,
         sms_sender,
         gate_deps,
+        optin_deps,
+        admin_deps,
+        profile_deps,
         client,
     ):
         cached.cache_clear()

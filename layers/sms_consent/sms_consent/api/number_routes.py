@@ -145,13 +145,6 @@ def put_number_program(
     if program not in config.programs:
         raise Problem(404, f"unknown program '{program}'", type_=PROBLEM_TYPE + optins.Rejection.UNKNOWN_PROGRAM.value)
     evidence = request_evidence() | ({"note": change.note} if change.note else {})
-    deps = optins.AdminDeps(
-        config=config,
-        store=wiring.number_store(),
-        outbound=wiring.outbound_requests(),
-        events=wiring.event_sink(),
-        clock=lambda: wiring.utc_now(),
-    )
     request = optins.StatusRequest(
         phone=e164,
         program=program,
@@ -161,7 +154,7 @@ def put_number_program(
         evidence=evidence,
         language=language_code(change.language),
     )
-    state, decision = optins.set_status(request, deps)
+    state, decision = optins.set_status(request, wiring.admin_deps())
     if decision.reason is not None:
         detail = optins.REASON_DETAIL[decision.reason]
         if decision.action is optins.Action.PROMPT_RECENT:

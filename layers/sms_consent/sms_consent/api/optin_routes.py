@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -12,8 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import optins, wiring
-from sms_consent.consent import NumberState, iso
-from sms_consent.settings import Settings
+from sms_consent.consent import iso
 
 router = APIGatewayRouter()
 LANGUAGE = r"^[A-Za-z]{2}([-_][A-Za-z0-9]{2,8})?$"
@@ -46,62 +45,6 @@ class OptinAccepted(BaseModel):
         default=None,
         description="why a confirmation is asked for: program_uses_double_opt_in, use_double_opt_in, or "
         "consumer_opted_out (the number's consumer opted out; only their YES can subscribe it again)",
-    )
-
-
-class _VersionedNumbers:
-    """The StateStore port: one read, one conditional write (no second read before writing)."""
-
-    def get(self, phone: str) -> NumberState:
-        from sms_consent.repository import numbers
-
-        return numbers.get(phone)
-
-    def save(self, state: NumberState, events: Any) -> bool:
-        from sms_consent.repository import numbers
-
-        try:
-            numbers.save(state, list(events))
-        except numbers.ConcurrentUpdate:
-            return False
-        return True
-
-
-_adapters: tuple[Settings, tuple[Any, Any, Any]] | None = None
-
-
-def _form_adapters() -> tuple[Any, Any, Any]:
-    """CAPTCHA, rate limiter and breaker cache, built once per settings (tests switch settings)."""
-    global _adapters
-    current = wiring.settings()
-    if _adapters is None or _adapters[0] is not current:
-        from sms_consent.adapters.breaker_cache import CachedBreakers
-        from sms_consent.adapters.captcha import build_captcha
-        from sms_consent.repository.rate_limits import DynamoRateLimiter
-
-        captcha = build_captcha(
-            current.captcha_provider,
-            secret_parameter=current.captcha_secret_parameter,
-            secret_arn=current.captcha_secret_arn,
-            region=current.aws_region,
-        )
-        _adapters = (current, (captcha, DynamoRateLimiter(), CachedBreakers()))
-    return _adapters[1]
-
-
-def form_deps() -> optins.FormDeps:
-    captcha, limiter, breakers = _form_adapters()
-    config = wiring.program_config()
-    return optins.FormDeps(
-        config=config,
-        policy=optins.RateLimitPolicy(config.optin_limits),
-        store=_VersionedNumbers(),
-        outbound=wiring.outbound_requests(),
-        events=wiring.event_sink(),
-        captcha=captcha,
-        limiter=limiter,
-        breakers=breakers,
-        clock=lambda: wiring.utc_now(),
     )
 
 
@@ -148,7 +91,7 @@ def post_optin(request: OptinRequest) -> Response[str]:
         user_agent=identity.user_agent or _header("user-agent"),
         origin=_header("origin"),
     )
-    result = optins.submit_form(form, form_deps())
+    result = optins.submit_form(form, wiring.optin_deps())
     body = {
         "status": result.status.value,
         "expires_at": iso(result.expires_at) if result.expires_at else None,

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from sms_consent import phones
 from sms_consent.observability import logger
 from sms_consent.optins import Rejected, Rejection
+from sms_consent.ports import ConcurrentUpdate
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 16 * 1024  # the public sign-up route: a form is well under 4 KB
@@ -173,6 +174,10 @@ def resolver(allowed_origin: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> AP
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response[str]:
         return problem_response(error.status_code, str(error.msg))
+
+    @app.exception_handler(ConcurrentUpdate)
+    def _concurrent(error: ConcurrentUpdate) -> Response[str]:
+        return problem_response(409, "the number is being changed by other requests right now; try again")
 
     @app.exception_handler(RecursionError)
     def _too_deep(error: RecursionError) -> Response[str]:

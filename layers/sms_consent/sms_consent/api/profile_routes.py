@@ -33,16 +33,8 @@ class ProfileView(BaseModel):
     "/v1/users/<user_id>/phone", summary="Link a profile to a number (it takes its statuses along)", security=API_KEY
 )
 def put_user_phone(user_id: Annotated[str, Path(pattern=USER_ID)], link: PhoneLink) -> ProfileView:
-    from sms_consent.repository.profiles import DynamoProfileStore  # storage loads on first use
-
     e164 = phone_param(link.phone, wiring.program_config().default_region).e164
-    deps = optins.ProfileDeps(
-        store=wiring.number_store(),
-        profiles=DynamoProfileStore(),
-        events=wiring.event_sink(),
-        clock=lambda: wiring.utc_now(),
-    )
-    result = optins.link_profile(user_id, e164, deps)
+    result = optins.link_profile(user_id, e164, wiring.profile_deps())
     return ProfileView(
         user_id=result.user_id,
         previous_phone=result.previous_phone,

@@ -31,15 +31,12 @@ from sms_consent.consent import (
     iso,
     parse_iso,
 )
+from sms_consent.ports import ConcurrentUpdate
 from sms_consent.repository import metrics
 from sms_consent.repository.table import Gsi1, TableItem
 
 BATCH_GET_LIMIT = 100
 BLOCKLIST_INDEX_KEY = "BLOCKLIST"
-
-
-class ConcurrentUpdate(RuntimeError):
-    """Someone else changed the number between our read and our write; read again and retry."""
 
 
 def phone_key(phone: str) -> str:
