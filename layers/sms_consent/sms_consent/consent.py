@@ -37,6 +37,9 @@ class Source(StrEnum):
 
 # Where the consumer acts for themselves: only these may undo a consumer's opt-out.
 CONSUMER_SOURCES = frozenset({Source.KEYWORD})
+# Opt-outs that are the consumer's own decision (so only the consumer may undo them): a STOP, the
+# provider's opt-out list (a carrier-level STOP), and the consumer's choice in a preference center.
+CONSUMER_OPT_OUT_SOURCES = frozenset({Source.KEYWORD, Source.CARRIER, Source.PREFERENCE_CENTER})
 
 
 class EventType(StrEnum):
@@ -190,9 +193,20 @@ def _set_program(state: NumberState, program: str, new: ProgramState) -> NumberS
 
 
 def revoke(
-    state: NumberState, program: str, *, source: str, at: datetime, now: datetime, evidence: dict[str, Any]
+    state: NumberState,
+    program: str,
+    *,
+    source: str,
+    at: datetime,
+    now: datetime,
+    evidence: dict[str, Any],
+    by_consumer: bool = False,
 ) -> Change:
-    """Opt the number out of one program. Opt-outs are never skipped for being a no-op: they are recorded."""
+    """Opt the number out of one program. Opt-outs are never skipped for being a no-op: they are recorded.
+
+    `by_consumer` marks an opt-out the consumer made through another source (one carried to their new
+    number); opt-outs from a consumer source always are.
+    """
     if _is_stale(state, program, at):
         return Change(state)
     old = state.programs.get(program)
@@ -201,7 +215,7 @@ def revoke(
         source=source,
         updated_at=utc(now),
         decided_at=utc(at),
-        consumer_opted_out=source in (Source.KEYWORD, Source.CARRIER) or bool(old and old.consumer_opted_out),
+        consumer_opted_out=by_consumer or source in CONSUMER_OPT_OUT_SOURCES or bool(old and old.consumer_opted_out),
     )
     event = AuditEvent(
         EventType.REVOKED,

@@ -47,8 +47,6 @@ EVIDENCE_TEXT_LIMIT = 2000
 ADMIN_SOURCES = (Source.API, Source.SDK, Source.PREFERENCE_CENTER, Source.IMPORT)
 # Sources that enter double opt-in whenever the program uses it.
 ALWAYS_DOUBLE_OPT_IN = frozenset({Source.WEB_FORM, Source.SDK, Source.PREFERENCE_CENTER})
-# An opt-out through a preference center is the consumer's own decision, like a STOP.
-CONSUMER_OPT_OUT_SOURCES = frozenset({Source.PREFERENCE_CENTER})
 
 
 class Action(StrEnum):
@@ -238,12 +236,9 @@ def unsubscribe(
     evidence: Mapping[str, Any],
 ) -> Decision:
     program_of(program_id, config)
-    change = consent.revoke(state, program_id, source=source, at=now, now=now, evidence=dict(evidence))
-    current = change.state.programs.get(program_id)
-    if source in CONSUMER_OPT_OUT_SOURCES and current is not None and not current.consumer_opted_out:
-        programs = {**change.state.programs, program_id: replace(current, consumer_opted_out=True)}
-        change = Change(replace(change.state, programs=programs), change.events, change.touched)
-    return Decision(Action.UNSUBSCRIBED, change)
+    return Decision(
+        Action.UNSUBSCRIBED, consent.revoke(state, program_id, source=source, at=now, now=now, evidence=dict(evidence))
+    )
 
 
 class Carried(StrEnum):
@@ -272,12 +267,17 @@ def carry_statuses(
             ):
                 outcome[program_id] = Carried.UNCHANGED
                 continue
-            revoked = consent.revoke(state, program_id, source=Source.PROFILE, at=now, now=now, evidence=evidence)
-            new = revoked.state.programs[program_id]
-            if old.consumer_opted_out and not new.consumer_opted_out:
-                programs = {**revoked.state.programs, program_id: replace(new, consumer_opted_out=True)}
-                revoked = Change(replace(revoked.state, programs=programs), revoked.events, revoked.touched)
-            changes.append(revoked)
+            changes.append(
+                consent.revoke(
+                    state,
+                    program_id,
+                    source=Source.PROFILE,
+                    at=now,
+                    now=now,
+                    evidence=evidence,
+                    by_consumer=old.consumer_opted_out,  # the consumer's STOP stays theirs to undo
+                )
+            )
             outcome[program_id] = Carried.UNSUBSCRIBED
         elif old.status is Status.SUBSCRIBED:
             if current is not None and current.status is Status.SUBSCRIBED:
