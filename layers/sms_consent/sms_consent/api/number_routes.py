@@ -10,12 +10,11 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import optins, wiring
-from sms_consent.api.problems import PROBLEM_TYPE, Problem, phone_param
+from sms_consent.api.problems import LANGUAGE_TAG, PROBLEM_TYPE, Problem, language_code, phone_param
 from sms_consent.consent import AuditEvent, NumberState, Status
 
 router = APIGatewayRouter()
 API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
-LANGUAGE = r"^[A-Za-z]{2}([-_][A-Za-z0-9]{2,8})?$"
 
 
 class PendingView(BaseModel):
@@ -50,7 +49,7 @@ class StatusChange(BaseModel):
     status: Literal["subscribed", "unsubscribed"]
     source: Literal["api", "sdk", "preference_center", "import"] = "api"
     use_double_opt_in: bool = Field(default=False, description="api: send a confirmation prompt instead")
-    language: str | None = Field(default=None, pattern=LANGUAGE, description="language of the prompt, e.g. es")
+    language: str | None = Field(default=None, pattern=LANGUAGE_TAG, description="language of the prompt, e.g. es")
     note: str | None = Field(default=None, max_length=500, description="kept in the audit event")
 
 
@@ -80,10 +79,6 @@ class AuditEventView(BaseModel):
 
 class History(BaseModel):
     events: list[AuditEventView] = Field(description="the audit trail, oldest first")
-
-
-def language_code(raw: str | None) -> str | None:
-    return raw[:2].lower() if raw else None
 
 
 def number_view(state: NumberState, users: list[str], now: datetime) -> NumberView:

@@ -12,10 +12,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import optins, wiring
+from sms_consent.api.problems import LANGUAGE_TAG, language_code
 from sms_consent.consent import iso
 
 router = APIGatewayRouter()
-LANGUAGE = r"^[A-Za-z]{2}([-_][A-Za-z0-9]{2,8})?$"
 PROBLEM: OpenAPIResponse = {"description": "application/problem+json: type, title, status, detail"}
 
 
@@ -30,7 +30,7 @@ class OptinRequest(BaseModel):
         default=True, description="programs that use double opt-in always get it; true asks for it for the others"
     )
     captcha_token: str | None = Field(default=None, max_length=4096, description="the CAPTCHA widget's token")
-    language: str | None = Field(default=None, pattern=LANGUAGE, description="language of the prompt, e.g. es")
+    language: str | None = Field(default=None, pattern=LANGUAGE_TAG, description="language of the prompt, e.g. es")
     consent_text: str = Field(
         min_length=20, max_length=2000, description="the disclosure the person saw; kept with its hash as proof"
     )
@@ -46,14 +46,6 @@ class OptinAccepted(BaseModel):
         description="why a confirmation is asked for: program_uses_double_opt_in, use_double_opt_in, or "
         "consumer_opted_out (the number's consumer opted out; only their YES can subscribe it again)",
     )
-
-
-def _header(name: str) -> str | None:
-    headers = router.current_event.headers or {}
-    for key, value in headers.items():
-        if key.lower() == name:
-            return str(value)
-    return None
 
 
 @router.post(
@@ -79,17 +71,18 @@ def _header(name: str) -> str | None:
 )
 def post_optin(request: OptinRequest) -> Response[str]:
     identity = router.current_event.request_context.identity
+    headers = router.current_event.headers  # case-insensitive
     form = optins.WebForm(
         phone=request.phone,
         program=request.program,
         captcha_token=request.captcha_token,
         consent_text=request.consent_text,
         use_double_opt_in=request.use_double_opt_in,
-        language=request.language[:2].lower() if request.language else None,
-        page_url=request.page_url or _header("referer"),
+        language=language_code(request.language),
+        page_url=request.page_url or headers.get("referer"),
         client_ip=identity.source_ip,
-        user_agent=identity.user_agent or _header("user-agent"),
-        origin=_header("origin"),
+        user_agent=identity.user_agent or headers.get("user-agent"),
+        origin=headers.get("origin"),
     )
     result = optins.submit_form(form, wiring.optin_deps())
     body = {

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Rou
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from sms_consent import phones
+from sms_consent import phones, wiring
 from sms_consent.observability import logger
 from sms_consent.optins import Rejected, Rejection
 from sms_consent.ports import ConcurrentUpdate
@@ -74,19 +74,6 @@ def problem_response(
     return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
 
 
-def from_rejection(error: Rejected, now: Any = None) -> Problem:
-    """The problem document for a domain refusal (Retry-After in whole seconds, at least 1)."""
-    headers = {}
-    if error.retry_at is not None:
-        from sms_consent import wiring
-
-        seconds = (error.retry_at - (now or wiring.utc_now())).total_seconds()
-        headers["Retry-After"] = str(max(1, math.ceil(seconds)))
-    return Problem(
-        REJECTION_STATUS.get(error.reason, 400), error.detail, type_=PROBLEM_TYPE + error.reason.value, headers=headers
-    )
-
-
 def _validation_detail(errors: Any) -> str:
     parts = []
     for error in errors:
@@ -100,6 +87,14 @@ def _validation_detail(errors: Any) -> str:
     return "; ".join(parts[:5]) or "the request is not valid"
 
 
+# A language tag from a request ("es", "fr-CA"); replies are chosen by its first two letters.
+LANGUAGE_TAG = r"^[A-Za-z]{2}([-_][A-Za-z0-9]{2,8})?$"
+
+
+def language_code(tag: str | None) -> str | None:
+    return tag[:2].lower() if tag else None
+
+
 def phone_param(raw: str, default_region: str) -> phones.PhoneInfo:
     """A phone number from a path, in any format `phonenumbers` parses (percent-encoded or not)."""
     text = urllib.parse.unquote(raw)  # not unquote_plus: "+" is the E.164 prefix, not a space
@@ -111,11 +106,6 @@ def phone_param(raw: str, default_region: str) -> phones.PhoneInfo:
 
 # Bodies are JSON, except the blocklist import's CSV (its route checks that one itself).
 ACCEPTED_MEDIA_TYPES = frozenset({"application/json", "text/csv", "text/plain"})
-
-
-def _media_type(headers: dict[str, str]) -> str:
-    raw = next((value for key, value in headers.items() if key.lower() == "content-type"), "") or ""
-    return raw.split(";")[0].strip().lower()
 
 
 class ProblemResolver(APIGatewayRestResolver):
@@ -134,7 +124,7 @@ class ProblemResolver(APIGatewayRestResolver):
             )
             if builder is not None:
                 return builder
-        media_type = _media_type(self.current_event.headers or {})
+        media_type = (self.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
         if body and media_type and media_type not in ACCEPTED_MEDIA_TYPES and not media_type.endswith("+json"):
             builder = self._call_exception_handler(
                 Problem(415, f"send the body as application/json, not {media_type[:80]}"), route
@@ -168,8 +158,12 @@ def resolver(allowed_origin: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> AP
 
     @app.exception_handler(Rejected)
     def _rejected(error: Rejected) -> Response[str]:
-        problem = from_rejection(error)
-        return problem_response(problem.status, problem.detail, type_=problem.type, headers=problem.headers)
+        headers = {}
+        if error.retry_at is not None:  # whole seconds, at least 1
+            seconds = (error.retry_at - wiring.utc_now()).total_seconds()
+            headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+        status = REJECTION_STATUS.get(error.reason, 400)
+        return problem_response(status, error.detail, type_=PROBLEM_TYPE + error.reason.value, headers=headers)
 
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response[str]:
