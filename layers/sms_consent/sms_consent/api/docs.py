@@ -19,7 +19,7 @@ DESCRIPTION = (
     "Consent for SMS programs: web-form double opt-in (public), numbers, profiles, the send gate's check, "
     "the blocklist and metrics (API key in x-api-key). Errors are application/problem+json."
 )
-# Router modules, public first; a module not present in this version is skipped.
+# Router modules, public first.
 ROUTERS = ("optin_routes", "number_routes", "profile_routes", "gate_routes", "blocklist_routes", "metrics_routes")
 PUBLIC = frozenset({("post", "/v1/optins")})
 API_KEY_SCHEME = "apiKey"
@@ -28,11 +28,7 @@ API_KEY_SCHEME = "apiKey"
 def _resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
     for name in ROUTERS:
-        try:
-            module = importlib.import_module(f"sms_consent.api.{name}")
-        except ModuleNotFoundError:
-            continue
-        app.include_router(module.router)
+        app.include_router(importlib.import_module(f"sms_consent.api.{name}").router)
     return app
 
 

@@ -116,9 +116,8 @@ def request_evidence() -> dict[str, Any]:
 
 
 def _users(phone: str) -> list[str]:
-    from sms_consent.repository import profiles  # storage loads on first use
-
-    return profiles.users_of(phone)
+    users: list[str] = wiring.profile_deps().profiles.users_of(phone)
+    return users
 
 
 @router.get("/v1/numbers/<phone>", summary="A number's consent, per program, and its blocklist entry", security=API_KEY)
