@@ -41,7 +41,7 @@ class EventSink(Protocol):
 
 
 class ConcurrentUpdate(RuntimeError):
-    """Someone else changed the number between our read and our write, every time we tried."""
+    """Someone else changed the number between our read and our write (from `update`: on every attempt)."""
 
 
 class BreakerSource(Protocol):
