@@ -66,7 +66,11 @@ class NumberChange(NumberView):
 
 
 class AuditEventView(BaseModel):
-    type: str
+    """An `AuditEvent` as the API shows it (read straight from the domain object)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    type: str = Field(validation_alias="event_type")
     at: datetime
     phone: str
     program: str | None
@@ -169,17 +173,7 @@ def put_number_program(
 
 
 def event_view(event: AuditEvent) -> AuditEventView:
-    return AuditEventView(
-        type=event.event_type.value,
-        at=event.at,
-        phone=event.phone,
-        program=event.program,
-        old_status=event.old_status,
-        new_status=event.new_status,
-        source=str(event.source),
-        evidence=event.evidence,
-        event_id=event.event_id,
-    )
+    return AuditEventView.model_validate(event)
 
 
 @router.get("/v1/numbers/<phone>/history", summary="A number's audit trail, oldest first", security=API_KEY)
