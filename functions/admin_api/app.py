@@ -12,7 +12,8 @@ from sms_consent.api import blocklist_routes, gate_routes, metrics_routes, numbe
 from sms_consent.observability import logger, metrics, tracer
 
 # The blocklist's CSV import is the largest body (its route refuses files over 1 MB with its own detail).
-app = problems.resolver(wiring.settings().allowed_origin, max_body_bytes=4 * blocklist_routes.MAX_IMPORT_BYTES)
+settings = wiring.admin_api_settings()  # a missing variable fails the cold start, naming it
+app = problems.resolver(settings.allowed_origin, max_body_bytes=4 * blocklist_routes.MAX_IMPORT_BYTES)
 app.include_router(number_routes.router)
 app.include_router(profile_routes.router)
 app.include_router(blocklist_routes.router)

@@ -13,32 +13,22 @@ from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsNotificat
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sms_consent import inbound, wiring
+from sms_consent.inbound_context import MAX_INBOUND_BODY, InboundAction, InboundSms
 from sms_consent.observability import logger, metrics, tracer
-from sms_consent.repository.counters import record_confirmation
 
-settings = wiring.settings()
+settings = wiring.inbound_settings()  # a missing variable fails the cold start, naming it
 
 
 class RetainedMessage(RuntimeError):
     """A message we cannot process but must not lose (it may be an opt-out): retried, then dead-lettered."""
 
 
-def handle_message(message: inbound.InboundSms, notification: SnsNotificationModel) -> dict[str, Any]:
-    config = wiring.program_config()
-    deps = inbound.InboundDeps(
-        config=config,
-        store=wiring.number_store(),
-        outbound=wiring.outbound_requests(),
-        events=wiring.event_sink(),
-        clock=wiring.utc_now,
-        keyword_sets=inbound.keyword_sets_of(config),
-        count_confirmation=record_confirmation,
-    )
-    outcome = inbound.handle(message, notification.Timestamp, deps)
+def handle_message(message: InboundSms, notification: SnsNotificationModel) -> dict[str, Any]:
+    outcome = inbound.handle(message, notification.Timestamp, wiring.inbound_deps())
     metrics.add_metric(name=f"Inbound_{outcome.action.value}", unit=MetricUnit.Count, value=1)
     if outcome.misrouted:
         metrics.add_metric(name="InboundMisrouted", unit=MetricUnit.Count, value=1)
-    if outcome.action in (inbound.Action.OPTED_OUT, inbound.Action.ASKED_WHICH) and outcome.replies:
+    if outcome.action in (InboundAction.OPTED_OUT, InboundAction.ASKED_WHICH) and outcome.replies:
         # FCC: the opt-out confirmation must leave within 5 minutes of the consumer's message.
         delay = (wiring.utc_now() - notification.Timestamp).total_seconds()
         metrics.add_metric(name="OptOutReplyDelay", unit=MetricUnit.Seconds, value=max(delay, 0.0))
@@ -68,7 +58,7 @@ def idempotent() -> tuple[Any, Callable[..., dict[str, Any]]]:
 def _reject_or_retain(raw: str, reason: str, notification: SnsNotificationModel) -> None:
     """Bad input is counted and dropped, unless it might be an opt-out: that one is retried, then
     dead-lettered with its reason, so that a human records it."""
-    if inbound.possible_opt_out(raw, inbound.keyword_sets_of(wiring.program_config())):
+    if inbound.possible_opt_out(raw, wiring.inbound_deps().keyword_sets):
         metrics.add_metric(name="InboundRetained", unit=MetricUnit.Count, value=1)
         raise RetainedMessage(f"possible opt-out that cannot be processed ({reason}); message {notification.MessageId}")
     logger.warning("rejected inbound message", extra={"sns_message_id": notification.MessageId, "reason": reason})
@@ -79,11 +69,11 @@ def _process(notification: SnsNotificationModel) -> dict[str, Any] | None:
     raw = str(notification.Message)
     try:
         payload = json.loads(raw)
-        message = inbound.InboundSms.model_validate(payload)
+        message = InboundSms.model_validate(payload)
     except (ValueError, ValidationError) as exc:
         _reject_or_retain(raw, f"malformed payload: {str(exc)[:200]}", notification)
         return None
-    if len(payload.get("messageBody", "")) > inbound.MAX_INBOUND_BODY:
+    if len(payload.get("messageBody", "")) > MAX_INBOUND_BODY:
         # Processed on its first characters (a long STOP still opts out); counted so someone looks.
         logger.warning("oversized inbound message cut", extra={"sns_message_id": notification.MessageId})
         metrics.add_metric(name="InboundOversized", unit=MetricUnit.Count, value=1)

@@ -12,7 +12,7 @@ from sms_consent import wiring
 from sms_consent.api import docs, optin_routes, problems
 from sms_consent.observability import logger, metrics, tracer
 
-app = problems.resolver(wiring.settings().allowed_origin)
+app = problems.resolver(wiring.optin_api_settings().allowed_origin)  # fails the cold start if incomplete
 app.include_router(optin_routes.router)
 
 

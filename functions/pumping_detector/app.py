@@ -10,10 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sms_consent import pumping, wiring
 from sms_consent.observability import logger, metrics, tracer
-from sms_consent.repository.breakers import DynamoBreakers
-from sms_consent.repository.counters import DynamoCounters
+from sms_consent.ports import StoreUnavailable
 
-settings = wiring.settings()
+wiring.pumping_detector_settings()  # a missing variable fails the cold start, naming it
 
 
 @logger.inject_lambda_context
@@ -21,10 +20,14 @@ settings = wiring.settings()
 @metrics.log_metrics(capture_cold_start_metric=True)
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    config = wiring.program_config().pumping
-    if settings.pumping_mode == "record_only":  # the stack parameter can only make it more cautious
-        config = config.model_copy(update={"mode": "record_only"})
-    detection = pumping.run_tick(DynamoCounters(), DynamoBreakers(), wiring.event_sink(), config, wiring.utc_now())
+    deps = wiring.detector_deps()
+    try:
+        detection = pumping.run_tick(deps.counters, deps.breakers, deps.events, deps.config, wiring.utc_now())
+    except StoreUnavailable as exc:
+        # Baselines that cannot be read are not "no history": skip this run rather than judge blind.
+        logger.error("detector run skipped: counters could not be read", extra={"error": str(exc)})
+        metrics.add_metric(name="PumpingDetectorReadErrors", unit=MetricUnit.Count, value=1)
+        return {"tick": event.time, "skipped": "counters could not be read", "trips": []}
     metrics.add_metric(name="PumpingDetectorRuns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="PumpingTrips", unit=MetricUnit.Count, value=len(detection.trips))
     for trip in detection.trips:

@@ -17,7 +17,7 @@ from sms_consent import send_gate, wiring
 from sms_consent.messages import ORIGIN_ATTRIBUTE, PLATFORM_ONLY_CATEGORIES, PLATFORM_ORIGIN, OutboundRequest
 from sms_consent.observability import logger, metrics, tracer
 
-wiring.settings()
+wiring.send_gate_settings()  # a missing variable fails the cold start, naming it
 deferred_batch = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sms_consent import consent, phones
-from sms_consent.consent import Block, Source, iso
+from sms_consent.clock import iso, utc
+from sms_consent.consent import Block, Source
 from sms_consent.ports import EventSink, NumberStore
 
 CSV_HEADER = ("Mobile Number", "Block Type")
@@ -127,24 +129,24 @@ def put_entry(
     store: NumberStore, sink: EventSink, phone: str, *, block_type: int, reason: str, text: str, now: datetime
 ) -> Entry:
     """Add or change a number's entry; NumberBlocked goes to the bus when something changed."""
-    state, events = store.update(
+    stored = store.update(
         phone,
-        lambda current: consent.block(
+        lambda current: block(
             current, block_type=block_type, reason=reason, text=text, source=Source.ADMIN, now=now, evidence={}
         ),
     )
-    if events:
-        sink.publish(consent.bus_events(events))
-    assert state.block is not None
-    return Entry(phone, state.block)
+    if stored.events:
+        sink.publish(consent.bus_events(stored.events))
+    assert stored.state.block is not None
+    return Entry(phone, stored.state.block)
 
 
 def remove_entry(store: NumberStore, sink: EventSink, phone: str, *, now: datetime) -> bool:
     """Take a number off the blocklist; False when it was not on it."""
-    _, events = store.update(phone, lambda current: consent.unblock(current, source=Source.ADMIN, now=now, evidence={}))
-    if events:
-        sink.publish(consent.bus_events(events))
-    return bool(events)
+    stored = store.update(phone, lambda current: unblock(current, source=Source.ADMIN, now=now, evidence={}))
+    if stored.events:
+        sink.publish(consent.bus_events(stored.events))
+    return bool(stored.events)
 
 
 def import_csv(
@@ -154,3 +156,42 @@ def import_csv(
     for row in rows:
         put_entry(store, sink, row.phone, block_type=row.block_type, reason="import", text="", now=now)
     return len(rows), problems
+
+
+def block(
+    state: consent.NumberState,
+    *,
+    block_type: int,
+    reason: str,
+    text: str,
+    source: str,
+    now: datetime,
+    evidence: dict[str, Any],
+) -> consent.Change:
+    """Put the number on the blocklist (1 inbound, 2 outbound, 3 both); replaces an earlier entry."""
+    if block_type not in (1, 2, 3):
+        raise ValueError("block type must be 1 (inbound), 2 (outbound) or 3 (both)")
+    old = state.block
+    if old is not None and (old.type, old.reason, old.text) == (block_type, reason, text):
+        return consent.Change(state)
+    entry = Block(type=block_type, reason=reason, text=text, added_at=old.added_at if old else utc(now))
+    event = consent.AuditEvent(
+        consent.EventType.BLOCKED,
+        utc(now),
+        state.phone,
+        None,
+        f"blocked:{old.type}" if old else None,
+        f"blocked:{block_type}",
+        source,
+        {**evidence, "reason": reason, "text": text},
+    )
+    return consent.Change(replace(state, block=entry), (event,))
+
+
+def unblock(state: consent.NumberState, *, source: str, now: datetime, evidence: dict[str, Any]) -> consent.Change:
+    if state.block is None:
+        return consent.Change(state)
+    event = consent.AuditEvent(
+        consent.EventType.UNBLOCKED, utc(now), state.phone, None, f"blocked:{state.block.type}", None, source, evidence
+    )
+    return consent.Change(replace(state, block=None), (event,))

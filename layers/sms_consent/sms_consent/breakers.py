@@ -37,3 +37,17 @@ def blocking(
     if found is None and client_ip:
         found = open_breakers.get(("ip", client_ip))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    rule: str
+    dimension: str
+    key: str
+    figures: dict[str, float | int | str]
+    baseline: dict[str, float | int | str]
+
+    @property
+    def breaker(self) -> tuple[str, str] | None:
+        """What to stop: the country or prefix (IP fan-out stops the IP at the opt-in API)."""
+        return (self.dimension, self.key)

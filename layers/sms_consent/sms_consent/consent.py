@@ -10,11 +10,18 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sms_consent.clock import iso, utc
 from sms_consent.messages import BusEvent
+
+# At most one opt-in prompt per number and program within this interval (forms resubmitted, the gate).
+PROMPT_INTERVAL = timedelta(minutes=10)
+# Texts kept as evidence (an inbound message, a consent text, a user agent) are cut to this length;
+# a consent text is also kept whole as its hash.
+EVIDENCE_TEXT_LIMIT = 2000
 
 
 class Status(StrEnum):
@@ -50,20 +57,6 @@ class EventType(StrEnum):
     UNBLOCKED = "NumberUnblocked"
 
 
-def utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: consent times are always timezone-aware")
-    return value.astimezone(UTC)
-
-
-def iso(value: datetime) -> str:
-    return utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def text_hash(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -94,6 +87,13 @@ class ProgramState:
     # Set when the consumer opted out: only the consumer may undo it.
     consumer_opted_out: bool = False
     pending: Pending | None = None
+
+    def effective_status(self, now: datetime) -> Status:
+        """The status every reader acts on: a pending confirmation whose window closed unconfirmed was
+        never a subscription, so it reads as unsubscribed (the number must start again)."""
+        if self.status is Status.PENDING and (self.pending is None or not self.pending.is_open(now)):
+            return Status.UNSUBSCRIBED
+        return self.status
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +157,10 @@ class NumberState:
         state = self.programs.get(program)
         return state.status if state else None
 
+    def effective_status(self, program: str, now: datetime) -> Status | None:
+        state = self.programs.get(program)
+        return state.effective_status(now) if state else None
+
     def may_receive_marketing(self, program: str, sender: str | None = None) -> bool:
         if sender is not None and sender in self.ask_pending:
             return False
@@ -181,6 +185,11 @@ class Change:
     @property
     def changed(self) -> bool:
         return bool(self.events) or self.touched
+
+    @property
+    def change(self) -> Change:
+        """A change is its own decision: `NumberStore.update` takes either."""
+        return self
 
 
 def _is_stale(state: NumberState, program: str, at: datetime) -> bool:
@@ -228,6 +237,16 @@ def revoke(
         evidence,
     )
     return Change(_set_program(state, program, new), (event,))
+
+
+def revoke_all(
+    state: NumberState, programs: Iterable[str], *, source: str, at: datetime, now: datetime, evidence: dict[str, Any]
+) -> Change:
+    """Opt the number out of every program named, one after another, each with its own event."""
+    changes = [Change(state)]
+    for program in programs:
+        changes.append(revoke(changes[-1].state, program, source=source, at=at, now=now, evidence=evidence))
+    return merge(*changes)
 
 
 def grant(
@@ -317,38 +336,6 @@ def merge(*changes: Change) -> Change:
         tuple(event for change in changes for event in change.events),
         touched=any(change.touched for change in changes),
     )
-
-
-def block(
-    state: NumberState, *, block_type: int, reason: str, text: str, source: str, now: datetime, evidence: dict[str, Any]
-) -> Change:
-    """Put the number on the blocklist (1 inbound, 2 outbound, 3 both); replaces an earlier entry."""
-    if block_type not in (1, 2, 3):
-        raise ValueError("block type must be 1 (inbound), 2 (outbound) or 3 (both)")
-    old = state.block
-    if old is not None and (old.type, old.reason, old.text) == (block_type, reason, text):
-        return Change(state)
-    entry = Block(type=block_type, reason=reason, text=text, added_at=old.added_at if old else utc(now))
-    event = AuditEvent(
-        EventType.BLOCKED,
-        utc(now),
-        state.phone,
-        None,
-        f"blocked:{old.type}" if old else None,
-        f"blocked:{block_type}",
-        source,
-        {**evidence, "reason": reason, "text": text},
-    )
-    return Change(replace(state, block=entry), (event,))
-
-
-def unblock(state: NumberState, *, source: str, now: datetime, evidence: dict[str, Any]) -> Change:
-    if state.block is None:
-        return Change(state)
-    event = AuditEvent(
-        EventType.UNBLOCKED, utc(now), state.phone, None, f"blocked:{state.block.type}", None, source, evidence
-    )
-    return Change(replace(state, block=None), (event,))
 
 
 def bus_events(events: Iterable[AuditEvent]) -> list[BusEvent]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -80,3 +81,28 @@ class BusEvent(BaseModel):
 
     detail_type: str
     detail: dict[str, Any]
+
+
+def to_number(
+    phone: str,
+    *,
+    program: str,
+    category: Category,
+    body: str,
+    sender: str | None,
+    metadata: Mapping[str, Any] | None = None,
+    prompt_request_id: str | None = None,
+    in_reply_to: str | None = None,
+) -> OutboundRequest:
+    """A message the platform itself sends one number (a reply, a prompt, a confirmation): the one place
+    such a request is built. `prompt_request_id` links a prompt to the pending confirmation it asks about."""
+    extra = {"prompt_request_id": prompt_request_id} if prompt_request_id else {}
+    return OutboundRequest(
+        program=program,
+        category=category,
+        recipients=(phone,),
+        body=body,
+        sender=sender,
+        in_reply_to=in_reply_to,
+        metadata={**(metadata or {}), **extra},
+    )

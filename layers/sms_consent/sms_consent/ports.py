@@ -1,14 +1,35 @@
-"""The small interfaces between domain code and the outside world. Tests swap the adapters."""
+"""Every interface between domain code and the outside world, and the values that cross them.
+
+Domain modules depend on these Protocols only; adapters (`sms_consent.adapters`) and stores
+(`sms_consent.repository`) implement them, and `wiring` plugs them in. Tests swap in the in-memory
+versions of `tests/fakes.py`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
-from sms_consent.breakers import Breaker
+from sms_consent.breakers import Breaker, Trip
 from sms_consent.consent import AuditEvent, Change, NumberState
 from sms_consent.messages import BusEvent, OutboundRequest, OutgoingSms, SendResult
+from sms_consent.phones import PhoneInfo
+
+# ---------------------------------------------------------------------- errors every port may raise
+
+
+class StoreUnavailable(RuntimeError):
+    """Stored data could not be read after every retry. Never read as "absent": callers fail closed."""
+
+
+class BadCursor(ValueError):
+    """A page cursor that the store did not hand out."""
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Someone else changed the number between our read and our write (from `update`: on every attempt)."""
 
 
 class SendError(Exception):
@@ -26,6 +47,9 @@ class RecipientOptedOut(SendError):
         super().__init__(message, retryable=False)
 
 
+# ---------------------------------------------------------------------- messages and events
+
+
 class SmsSender(Protocol):
     def send(self, message: OutgoingSms) -> SendResult: ...
 
@@ -40,8 +64,142 @@ class EventSink(Protocol):
     def publish(self, events: Sequence[BusEvent]) -> None: ...
 
 
-class ConcurrentUpdate(RuntimeError):
-    """Someone else changed the number between our read and our write (from `update`: on every attempt)."""
+# ---------------------------------------------------------------------- numbers
+
+
+class Decided(Protocol):
+    """A domain decision about one number: what it changes (a `Change` is its own decision)."""
+
+    @property
+    def change(self) -> Change: ...
+
+
+D = TypeVar("D", bound=Decided)
+
+
+@dataclass(frozen=True)
+class Stored[D]:
+    """What `NumberStore.update` applied: the stored state, the events written, the decision taken."""
+
+    state: NumberState
+    events: tuple[AuditEvent, ...]
+    decision: D
+
+
+class NumberStore(Protocol):
+    """Number state and audit trail (sms_consent.repository.numbers)."""
+
+    def get(self, phone: str) -> NumberState: ...
+
+    def get_many(self, phones: Sequence[str]) -> dict[str, NumberState]:
+        """Raises StoreUnavailable when some states stay unread: never reports them as new numbers."""
+        ...
+
+    def update(
+        self, phone: str, decide: Callable[[NumberState], D], *, before_write: Callable[[D], None] | None = None
+    ) -> Stored[D]:
+        """Read, apply the pure `decide`, write atomically with its events; on a concurrent change read
+        again and re-apply. `before_write` sees each decision about to be written and may refuse it by
+        raising (nothing is written then)."""
+        ...
+
+    def history(self, phone: str) -> list[AuditEvent]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendReservation:
+    """One send to count against a frequency cap (if any) and an opt-out notice to record (if any)."""
+
+    phone: str
+    key: str  # the cap's key: the program, or `prompt-<program>` for opt-in prompts
+    window_start: int | None
+    cap: int | None
+    notice_at: datetime | None
+    same_window_likely: bool  # which condition to try first (saves a request in the common case)
+
+
+class GateStore(NumberStore, Protocol):
+    def reserve_send(self, reservation: SendReservation) -> bool:
+        """False when the cap is reached: two concurrent gates cannot both pass it."""
+        ...
+
+
+class ProfileStore(Protocol):
+    def phone_of(self, user_id: str) -> str | None: ...
+
+    def users_of(self, phone: str) -> list[str]: ...
+
+    def link(self, user_id: str, phone: str, previous: str | None, now: datetime) -> bool:
+        """Point the profile at `phone` if it still points at `previous`; False when it moved meanwhile."""
+        ...
+
+
+# ---------------------------------------------------------------------- sign-up guards
+
+
+@dataclass(frozen=True)
+class CaptchaResult:
+    provider: str
+    passed: bool
+    unavailable: bool = False  # the provider could not be asked: neither passed nor failed
+    error_codes: tuple[str, ...] = ()
+    hostname: str | None = None
+    challenge_ts: str | None = None
+
+    def evidence(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"provider": self.provider, "passed": self.passed}
+        if self.hostname:
+            found["hostname"] = self.hostname
+        if self.challenge_ts:
+            found["challenge_ts"] = self.challenge_ts
+        if self.error_codes:
+            found["error_codes"] = list(self.error_codes)
+        return found
+
+
+class Captcha(Protocol):
+    def verify(self, token: str, client_ip: str | None) -> CaptchaResult: ...
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` hits per fixed window of `window` for one key (client IP, number, prefix)."""
+
+    dimension: str
+    key: str
+    limit: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Refusal:
+    limit: RateLimit
+    retry_at: datetime  # when the window that refused ends
+
+
+class RateLimiter(Protocol):
+    def consume(self, limits: Sequence[RateLimit], now: datetime) -> Refusal | None:
+        """Count one hit against every limit, unless one is already reached: then count none."""
+        ...
+
+
+# ---------------------------------------------------------------------- the send gate's other inputs
+
+
+@dataclass(frozen=True, slots=True)
+class MediaReport:
+    """What HeadObject said about a request's MMS media."""
+
+    total_bytes: int = 0
+    problems: tuple[str, ...] = ()
+
+
+class MediaInspector(Protocol):
+    def inspect(self, urls: Sequence[str]) -> MediaReport: ...
+
+
+class Deferrals(Protocol):
+    def defer(self, request: OutboundRequest, until: datetime, now: datetime) -> None: ...
 
 
 class BreakerSource(Protocol):
@@ -50,15 +208,50 @@ class BreakerSource(Protocol):
     def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]: ...
 
 
-class NumberStore(Protocol):
-    """Number state and audit trail (sms_consent.repository.numbers)."""
+# ---------------------------------------------------------------------- traffic-pumping detector
 
-    def get(self, phone: str) -> NumberState: ...
 
-    def get_many(self, phones: Sequence[str]) -> dict[str, NumberState]: ...
+@dataclass(frozen=True, slots=True)
+class KeyCounts:
+    """One country, prefix or IP in one bucket."""
 
-    def update(self, phone: str, decide: Callable[[NumberState], Change]) -> tuple[NumberState, tuple[AuditEvent, ...]]:
-        """Read, apply the pure `decide`, write atomically with its events; retried on concurrent change."""
+    dimension: str  # "country", "prefix", "ip"
+    key: str
+    prompts: int = 0
+    confirmations: int = 0
+    suffixes: frozenset[str] = frozenset()  # prefix: last three digits seen
+    numbers: frozenset[str] = frozenset()  # ip: numbers prompted
+    countries: frozenset[str] = frozenset()  # ip: countries prompted
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What is usual for a key: prompts in this 5-minute slot of the week in past weeks, and conversion."""
+
+    same_slot_prompts: tuple[int, ...] = ()  # one value per past week, newest first
+    total_prompts: int = 0  # everything ever seen for the key (0: a new destination)
+    total_confirmations: int = 0
+
+
+class PumpingSignals(Protocol):
+    """What the request path counts for the detector: prompts sent and confirmations received."""
+
+    def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None: ...
+
+    def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None: ...
+
+
+class CounterStore(Protocol):
+    def read_bucket(self, start: datetime) -> dict[tuple[str, str], KeyCounts]: ...
+
+    def baselines(self, keys: Sequence[tuple[str, str]], slot: int) -> dict[tuple[str, str], Baseline]:
+        """Raises StoreUnavailable when some baselines stay unread (a missing one means "no history")."""
         ...
 
-    def history(self, phone: str) -> list[AuditEvent]: ...
+    def roll_up(self, start: datetime, counts: Mapping[tuple[str, str], KeyCounts]) -> None: ...
+
+
+class BreakerStore(Protocol):
+    def all_breakers(self) -> Mapping[tuple[str, str], Breaker]: ...
+
+    def open_breaker(self, trip: Trip, *, now: datetime, previous: Breaker | None) -> Breaker: ...

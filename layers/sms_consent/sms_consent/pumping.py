@@ -15,14 +15,14 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sms_consent.breakers import Breaker
-from sms_consent.consent import iso
+from sms_consent.breakers import Breaker, Trip
+from sms_consent.clock import iso, window_start
 from sms_consent.messages import BusEvent
-from sms_consent.ports import EventSink
+from sms_consent.ports import Baseline, BreakerStore, CounterStore, EventSink, KeyCounts
 
 BUCKET = timedelta(minutes=5)
 WEEKS_OF_HISTORY = 4
@@ -57,40 +57,12 @@ class PumpingConfig(BaseModel):
     ip_max_countries: int = Field(default=3, ge=2)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyCounts:
-    """One country, prefix or IP in one bucket."""
-
-    dimension: str  # "country", "prefix", "ip"
-    key: str
-    prompts: int = 0
-    confirmations: int = 0
-    suffixes: frozenset[str] = frozenset()  # prefix: last three digits seen
-    numbers: frozenset[str] = frozenset()  # ip: numbers prompted
-    countries: frozenset[str] = frozenset()  # ip: countries prompted
-
-
-@dataclass(frozen=True, slots=True)
-class Baseline:
-    """What is usual for a key: prompts in this 5-minute slot of the week in past weeks, and conversion."""
-
-    same_slot_prompts: tuple[int, ...] = ()  # one value per past week, newest first
-    total_prompts: int = 0  # everything ever seen for the key (0: a new destination)
-    total_confirmations: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Trip:
-    rule: str
-    dimension: str
-    key: str
-    figures: dict[str, float | int | str]
-    baseline: dict[str, float | int | str]
-
-    @property
-    def breaker(self) -> tuple[str, str] | None:
-        """What to stop: the country or prefix (IP fan-out stops the IP at the opt-in API)."""
-        return (self.dimension, self.key)
+@dataclass(frozen=True)
+class DetectorDeps:
+    counters: CounterStore
+    breakers: BreakerStore
+    events: EventSink
+    config: PumpingConfig
 
 
 @dataclass(frozen=True)
@@ -99,32 +71,8 @@ class Detection:
     breakers_to_open: tuple[Trip, ...] = field(default=())
 
 
-class CounterStore(Protocol):
-    def read_bucket(self, start: datetime) -> dict[tuple[str, str], KeyCounts]: ...
-
-    def baselines(self, keys: Sequence[tuple[str, str]], slot: int) -> dict[tuple[str, str], Baseline]: ...
-
-    def roll_up(self, start: datetime, counts: Mapping[tuple[str, str], KeyCounts]) -> None: ...
-
-
-class BreakerStore(Protocol):
-    def all_breakers(self) -> Mapping[tuple[str, str], Breaker]: ...
-
-    def open_breaker(
-        self,
-        dimension: str,
-        key: str,
-        *,
-        rule: str,
-        now: datetime,
-        figures: Mapping[str, object],
-        previous: Breaker | None,
-    ) -> Breaker: ...
-
-
 def bucket_start(moment: datetime) -> datetime:
-    epoch = int(moment.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % int(BUCKET.total_seconds()), tz=moment.tzinfo)
+    return window_start(moment, BUCKET)
 
 
 def slot_of_week(moment: datetime) -> int:
@@ -282,9 +230,7 @@ def run_tick(
         target = trip.breaker
         if target is None or target in opened:
             continue
-        opened[target] = breakers.open_breaker(
-            target[0], target[1], rule=trip.rule, now=now, figures=trip.figures, previous=existing.get(target)
-        )
+        opened[target] = breakers.open_breaker(trip, now=now, previous=existing.get(target))
     if detection.trips:
         events.publish(
             [

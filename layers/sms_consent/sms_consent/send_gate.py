@@ -9,22 +9,35 @@ back, and publishes every decision. When state cannot be read, nothing is sent (
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
 from sms_consent import breakers, consent, phones, segments
+from sms_consent.clock import Clock, iso
 from sms_consent.config import Program, ProgramConfig
-from sms_consent.consent import NumberState, Source, Status, iso
+from sms_consent.consent import NumberState, Source, Status
+from sms_consent.frequency_caps import cap_key, cap_reached, cap_window
 from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSms
-from sms_consent.ports import BreakerSource, EventSink, NumberStore, RecipientOptedOut, SendError, SmsSender
+from sms_consent.ports import (
+    BreakerSource,
+    Deferrals,
+    EventSink,
+    GateStore,
+    MediaInspector,
+    MediaReport,
+    NumberStore,
+    PumpingSignals,
+    RecipientOptedOut,
+    SendError,
+    SendReservation,
+    SmsSender,
+)
 from sms_consent.quiet_hours import next_allowed
 
 OPT_OUT_NOTICE = "Reply STOP to opt out"
 HAS_STOP_INSTRUCTIONS = re.compile(r"\bSTOP\b", re.IGNORECASE)
-PROMPT_INTERVAL = timedelta(minutes=10)
 SEND_RETRY_DELAY = timedelta(minutes=5)
 MMS_MAX_BYTES = 5 * 1024 * 1024
 MMS_TYPES = frozenset(
@@ -33,7 +46,7 @@ MMS_TYPES = frozenset(
 )  # fmt: skip
 
 
-class Decision(StrEnum):
+class Verdict(StrEnum):
     ALLOW = "allow"
     DENY = "deny"
     DEFER = "defer"
@@ -55,9 +68,9 @@ class Reason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class RecipientDecision:
+class GateDecision:
     phone: str  # E.164 when it parsed, else the input as given
-    decision: Decision
+    decision: Verdict
     reason: Reason
     retry_at: datetime | None = None
     # What would be sent (opt-out instructions appended where due) and whether a notice is recorded.
@@ -77,47 +90,27 @@ class InvalidRequest(ValueError):
     """The whole request is unusable (unknown program, unknown sender); nothing is decided."""
 
 
-@dataclass(frozen=True, slots=True)
-class MediaReport:
-    """What HeadObject said about the request's MMS media."""
+@dataclass(frozen=True)
+class GateReaders:
+    """What deciding needs (also all that the synchronous check route needs)."""
 
-    total_bytes: int = 0
-    problems: tuple[str, ...] = ()
-
-
-class MediaInspector(Protocol):
-    def inspect(self, urls: Sequence[str]) -> MediaReport: ...
-
-
-class Deferrals(Protocol):
-    def defer(self, request: OutboundRequest, until: datetime, now: datetime) -> None: ...
-
-
-class GateStore(NumberStore, Protocol):
-    def reserve_send(
-        self,
-        phone: str,
-        program: str,
-        *,
-        window_start: int | None,
-        cap: int | None,
-        notice_at: datetime | None,
-        same_window_likely: bool,
-    ) -> bool: ...
+    config: ProgramConfig
+    store: NumberStore
+    breakers: BreakerSource
+    media: MediaInspector
+    clock: Clock
 
 
 @dataclass(frozen=True)
-class GateDeps:
-    config: ProgramConfig
+class GateDeps(GateReaders):
+    """What sending needs besides: the caps and notices, the sender, the bus, deferrals, the detector."""
+
     store: GateStore
     sender: SmsSender
     events: EventSink
-    clock: Callable[[], datetime]
-    breakers: BreakerSource
-    media: MediaInspector
     deferrals: Deferrals
     # Traffic-pumping counters: every prompt that leaves is counted (country, prefix, client IP).
-    count_prompt: Callable[[phones.PhoneInfo, str | None, datetime], None] = lambda phone, ip, now: None
+    signals: PumpingSignals
 
 
 @dataclass(frozen=True)
@@ -130,32 +123,6 @@ class Situation:
     now: datetime
     notice_days: int = 30
     extra: dict[str, str] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------- caps
-
-
-def cap_key(program: str, category: Category) -> str:
-    return f"prompt-{program}" if category is Category.OPTIN_PROMPT else program
-
-
-def cap_window(program: Program, category: Category, now: datetime) -> tuple[int | None, int | None]:
-    """(window start, limit) of the frequency cap that applies; fixed windows aligned to the epoch."""
-    if category is Category.OPTIN_PROMPT:
-        seconds, limit = int(PROMPT_INTERVAL.total_seconds()), 1
-    elif category is Category.MARKETING and program.frequency_cap is not None:
-        seconds, limit = program.frequency_cap.hours * 3600, program.frequency_cap.messages
-    else:
-        return None, None
-    epoch = int(now.timestamp())
-    return epoch - epoch % seconds, limit
-
-
-def _cap_reached(state: NumberState, key: str, window: int | None, limit: int | None) -> bool:
-    if window is None or limit is None:
-        return False
-    start, count = state.cap_counts.get(key, (0, 0))
-    return start == window and count >= limit
 
 
 # ---------------------------------------------------------------------- the decision
@@ -184,22 +151,22 @@ def _message_problem(request: OutboundRequest, body: str, program: Program, medi
 
 def _decide_one(
     request: OutboundRequest, raw: str, config: ProgramConfig, program: Program, sender: str, situation: Situation
-) -> RecipientDecision:
+) -> GateDecision:
     try:
         phone = phones.parse(raw, config.default_region)
     except phones.InvalidPhoneNumber:
-        return RecipientDecision(raw, Decision.DENY, Reason.INVALID_NUMBER)
+        return GateDecision(raw, Verdict.DENY, Reason.INVALID_NUMBER)
     e164 = phone.e164
     state = situation.states.get(e164) or NumberState(phone=e164)
     category = request.category
 
-    def deny(reason: Reason) -> RecipientDecision:
-        return RecipientDecision(e164, Decision.DENY, reason)
+    def deny(reason: Reason) -> GateDecision:
+        return GateDecision(e164, Verdict.DENY, reason)
 
     if state.block is not None and state.block.blocks_outbound:
         return deny(Reason.BLOCKED_OUTBOUND)
     if category is Category.COMPLIANCE_REPLY:
-        return RecipientDecision(e164, Decision.ALLOW, Reason.ALLOWED, body=request.body)
+        return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=request.body)
     if phone.number_type in config.blocked_number_types:
         return deny(Reason.NUMBER_TYPE_NOT_ALLOWED)
     if phone.country not in program.allowed_countries:
@@ -209,7 +176,7 @@ def _decide_one(
     if category is not Category.OPTIN_PROMPT and state.is_opted_out(request.program, sender):
         return deny(Reason.OPTED_OUT)
     if category is Category.MARKETING and not state.may_receive_marketing(request.program, sender):
-        pending = state.status(request.program) is Status.PENDING
+        pending = state.effective_status(request.program, situation.now) is Status.PENDING
         return deny(Reason.PENDING_CONFIRMATION if pending else Reason.NOT_SUBSCRIBED)
     body, notice = _body(request, state, situation)
     if _message_problem(request, body, program, situation.media):
@@ -217,12 +184,12 @@ def _decide_one(
     if category is Category.MARKETING:
         retry_at = next_allowed(phone, situation.now, config.quiet_hours_policy)
         if retry_at is not None:
-            return RecipientDecision(e164, Decision.DEFER, Reason.QUIET_HOURS, retry_at=retry_at)
+            return GateDecision(e164, Verdict.DEFER, Reason.QUIET_HOURS, retry_at=retry_at)
     if category is not Category.TRANSACTIONAL:
         window, limit = cap_window(program, category, situation.now)
-        if _cap_reached(state, cap_key(request.program, category), window, limit):
+        if cap_reached(state, cap_key(request.program, category), window, limit):
             return deny(Reason.FREQUENCY_CAP)
-    return RecipientDecision(e164, Decision.ALLOW, Reason.ALLOWED, body=body, notice=notice)
+    return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=body, notice=notice)
 
 
 def resolve_program(request: OutboundRequest, config: ProgramConfig) -> tuple[Program, str]:
@@ -243,7 +210,7 @@ def resolve_program(request: OutboundRequest, config: ProgramConfig) -> tuple[Pr
     return program, configured.number
 
 
-def decide(request: OutboundRequest, config: ProgramConfig, situation: Situation) -> list[RecipientDecision]:
+def decide(request: OutboundRequest, config: ProgramConfig, situation: Situation) -> list[GateDecision]:
     program, sender = resolve_program(request, config)
     return [_decide_one(request, raw, config, program, sender, situation) for raw in request.recipients]
 
@@ -261,7 +228,7 @@ def _e164s(request: OutboundRequest, region: str) -> list[str]:
     return found
 
 
-def situation_for(request: OutboundRequest, deps: GateDeps) -> Situation:
+def situation_for(request: OutboundRequest, deps: GateReaders) -> Situation:
     """Read what the decision needs. Raises when state cannot be read: the caller sends nothing."""
     now = deps.clock()
     numbers = _e164s(request, deps.config.default_region)
@@ -274,12 +241,12 @@ def situation_for(request: OutboundRequest, deps: GateDeps) -> Situation:
     )
 
 
-def check(request: OutboundRequest, deps: GateDeps) -> list[RecipientDecision]:
+def check(request: OutboundRequest, deps: GateReaders) -> list[GateDecision]:
     """The decisions the gate would make now, without sending or reserving anything."""
     return decide(request, deps.config, situation_for(request, deps))
 
 
-def _reserve(decision: RecipientDecision, request: OutboundRequest, deps: GateDeps, situation: Situation) -> bool:
+def _reserve(decision: GateDecision, request: OutboundRequest, deps: GateDeps, situation: Situation) -> bool:
     program = deps.config.programs[request.program]
     window, limit = cap_window(program, request.category, situation.now)
     key = cap_key(request.program, request.category)
@@ -287,33 +254,27 @@ def _reserve(decision: RecipientDecision, request: OutboundRequest, deps: GateDe
         return True
     state = situation.states.get(decision.phone) or NumberState(phone=decision.phone)
     return deps.store.reserve_send(
-        decision.phone,
-        key,
-        window_start=window,
-        cap=limit,
-        notice_at=situation.now if decision.notice else None,
-        same_window_likely=state.cap_counts.get(key, (None, 0))[0] == window,
+        SendReservation(
+            phone=decision.phone,
+            key=key,
+            window_start=window,
+            cap=limit,
+            notice_at=situation.now if decision.notice else None,
+            same_window_likely=state.cap_counts.get(key, (None, 0))[0] == window,
+        )
     )
 
 
 def _record_carrier_opt_out(phone: str, request: OutboundRequest, sender: str, deps: GateDeps, now: datetime) -> None:
     """The provider's opt-out list has the number: make our state say so too."""
     programs = deps.config.programs_of(sender) or (request.program,)
-
-    def revoke_all(state: NumberState) -> consent.Change:
-        changes = [consent.Change(state)]
-        for program in programs:
-            changes.append(
-                consent.revoke(
-                    changes[-1].state, program, source=Source.CARRIER, at=now, now=now,
-                    evidence={"request_id": request.request_id, "reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT"},
-                )
-            )  # fmt: skip
-        return consent.merge(*changes)
-
-    _, events = deps.store.update(phone, revoke_all)
-    if events:
-        deps.events.publish(consent.bus_events(events))
+    evidence = {"request_id": request.request_id, "reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT"}
+    stored = deps.store.update(
+        phone,
+        lambda state: consent.revoke_all(state, programs, source=Source.CARRIER, at=now, now=now, evidence=evidence),
+    )
+    if stored.events:
+        deps.events.publish(consent.bus_events(stored.events))
 
 
 def _record_prompt(phone: str, request: OutboundRequest, message_id: str, deps: GateDeps) -> None:
@@ -324,10 +285,10 @@ def _record_prompt(phone: str, request: OutboundRequest, message_id: str, deps: 
 
 
 def _send(
-    decision: RecipientDecision, request: OutboundRequest, sender: str, deps: GateDeps, situation: Situation
-) -> RecipientDecision:
+    decision: GateDecision, request: OutboundRequest, sender: str, deps: GateDeps, situation: Situation
+) -> GateDecision:
     if not _reserve(decision, request, deps, situation):
-        return replace(decision, decision=Decision.DENY, reason=Reason.FREQUENCY_CAP)
+        return replace(decision, decision=Verdict.DENY, reason=Reason.FREQUENCY_CAP)
     message = OutgoingSms(
         to=decision.phone,
         sender=sender,
@@ -341,30 +302,30 @@ def _send(
         result = deps.sender.send(message)
     except RecipientOptedOut:
         _record_carrier_opt_out(decision.phone, request, sender, deps, situation.now)
-        return replace(decision, decision=Decision.DENY, reason=Reason.OPTED_OUT)
+        return replace(decision, decision=Verdict.DENY, reason=Reason.OPTED_OUT)
     except SendError as exc:
         if not exc.retryable:
-            return replace(decision, decision=Decision.DENY, reason=Reason.MESSAGE_INVALID)
-        return replace(decision, decision=Decision.DEFER, retry_at=situation.now + SEND_RETRY_DELAY)
+            return replace(decision, decision=Verdict.DENY, reason=Reason.MESSAGE_INVALID)
+        return replace(decision, decision=Verdict.DEFER, retry_at=situation.now + SEND_RETRY_DELAY)
     if request.category is Category.OPTIN_PROMPT:
         _record_prompt(decision.phone, request, result.message_id, deps)
         client_ip = request.metadata.get("client_ip")
-        deps.count_prompt(phones.parse(decision.phone), str(client_ip) if client_ip else None, situation.now)
+        deps.signals.record_prompt(phones.parse(decision.phone), str(client_ip) if client_ip else None, situation.now)
     return decision
 
 
-def process(request: OutboundRequest, deps: GateDeps) -> list[RecipientDecision]:
+def process(request: OutboundRequest, deps: GateDeps) -> list[GateDecision]:
     """Decide, send what is allowed, defer what must wait, publish every decision."""
     situation = situation_for(request, deps)
     program_sender = resolve_program(request, deps.config)[1]
     decisions = decide(request, deps.config, situation)
     final = [
-        _send(decision, request, program_sender, deps, situation) if decision.decision is Decision.ALLOW else decision
+        _send(decision, request, program_sender, deps, situation) if decision.decision is Verdict.ALLOW else decision
         for decision in decisions
     ]
     deferred: dict[datetime, list[str]] = {}
     for decision in final:
-        if decision.decision is Decision.DEFER and decision.retry_at is not None:
+        if decision.decision is Verdict.DEFER and decision.retry_at is not None:
             deferred.setdefault(decision.retry_at, []).append(decision.phone)
     for until, recipients in deferred.items():
         deps.deferrals.defer(
@@ -374,7 +335,7 @@ def process(request: OutboundRequest, deps: GateDeps) -> list[RecipientDecision]
     return final
 
 
-def send_decided(decision: RecipientDecision, request: OutboundRequest, now: datetime) -> BusEvent:
+def send_decided(decision: GateDecision, request: OutboundRequest, now: datetime) -> BusEvent:
     return BusEvent(
         detail_type="SendDecided",
         detail={

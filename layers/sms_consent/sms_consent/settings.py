@@ -1,6 +1,9 @@
-"""Settings: read once from the environment at cold start, validated, then passed in.
+"""Settings: one validated model per function, read once from the environment at cold start.
 
-Domain code never reads the environment; handlers call `Settings.from_env()` once at import time.
+Each function reads only the variables it uses, and those it cannot work without are required: a
+function deployed without one fails at cold start with a message that names the variable, instead of
+failing on its first request (or, worse, working half). Domain code never reads the environment;
+`wiring` builds each function's dependencies from its own model.
 """
 
 from __future__ import annotations
@@ -8,38 +11,28 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PROGRAM_CONFIG = Path(__file__).parent / "config" / "programs.yaml"
+SNS_TOPIC_ARN = r"^arn:aws[\w-]*:sns:"
 
 
 class SettingsError(RuntimeError):
     """The environment is incomplete or wrong; the message names the variable."""
 
 
-class Settings(BaseModel):
+class FunctionSettings(BaseModel):
+    """What every function needs: the table, the event bus, the region and the program configuration."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     table_name: str = Field(min_length=3, max_length=255)
-    outbound_topic_arn: str = Field(pattern=r"^arn:aws[\w-]*:sns:")
     event_bus_name: str = Field(min_length=1, max_length=256)
     aws_region: str = "us-east-1"
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     program_config: Path = DEFAULT_PROGRAM_CONFIG
-    sender_adapter: Literal["eum", "sns", "outbox"] = "eum"
-    outbox_path: Path = Path(".local/outbox.jsonl")
-    configuration_set_name: str = ""
-    protect_configuration_id: str = ""
-    media_bucket_name: str = ""
-    captcha_provider: Literal["turnstile", "hcaptcha", "recaptcha", "local"] = "turnstile"
-    captcha_secret_parameter: str = ""
-    captcha_secret_arn: str = Field(default="", pattern=r"^(arn:aws[\w-]*:secretsmanager:.+)?$")
-    pumping_mode: Literal["enforce", "record_only"] = "enforce"
-    allowed_origin: str = Field(default="*", min_length=1, max_length=256)
-    deferred_send_queue_url: str = ""
-    scheduler_role_arn: str = ""
 
     @field_validator("program_config")
     @classmethod
@@ -49,16 +42,69 @@ class Settings(BaseModel):
         return value
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def variable(cls, field: str) -> str:
+        return "AWS_REGION" if field == "aws_region" else field.upper()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """This model's variables from the environment (empty ones take the default); SettingsError
+        names every variable that is missing or wrong."""
         env = os.environ if environ is None else environ
-        names = {name: name.upper() for name in cls.model_fields}
-        names["aws_region"] = "AWS_REGION"
-        raw = {field: env[var] for field, var in names.items() if env.get(var, "") != ""}
+        raw = {field: env[cls.variable(field)] for field in cls.model_fields if env.get(cls.variable(field), "")}
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{names.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else '?'}: {err['msg']}"
+                (f"{cls.variable(str(err['loc'][0]))}: " if err["loc"] else "")
+                + ("missing (required by this function)" if err["type"] == "missing" else err["msg"])
                 for err in exc.errors()
             )
-            raise SettingsError(f"invalid settings: {problems}") from None
+            raise SettingsError(f"invalid settings for {cls.__name__}: {problems}") from None
+
+
+class InboundSettings(FunctionSettings):
+    """InboundSmsFunction: replies go to the outbound topic."""
+
+    outbound_topic_arn: str = Field(pattern=SNS_TOPIC_ARN)
+
+
+class SendGateSettings(FunctionSettings):
+    """SendGateFunction: the SMS sender, MMS media, and deferrals by queue or one-time schedule."""
+
+    outbound_topic_arn: str = Field(pattern=SNS_TOPIC_ARN)  # where one-time schedules send deferred requests
+    deferred_send_queue_url: str = Field(min_length=1)
+    scheduler_role_arn: str = Field(pattern=r"^arn:aws[\w-]*:iam::")
+    sender_adapter: Literal["eum", "sns", "outbox"] = "eum"
+    outbox_path: Path = Path(".local/outbox.jsonl")
+    configuration_set_name: str = ""
+    protect_configuration_id: str = ""
+    media_bucket_name: str = ""
+
+
+class OptinApiSettings(FunctionSettings):
+    """OptinApiFunction: the public sign-up route, its CAPTCHA and CORS origin."""
+
+    outbound_topic_arn: str = Field(pattern=SNS_TOPIC_ARN)
+    allowed_origin: str = Field(default="*", min_length=1, max_length=256)
+    captcha_provider: Literal["turnstile", "hcaptcha", "recaptcha", "local"] = "turnstile"
+    captcha_secret_parameter: str = ""
+    captcha_secret_arn: str = Field(default="", pattern=r"^(arn:aws[\w-]*:secretsmanager:.+)?$")
+
+    @model_validator(mode="after")
+    def _captcha_has_a_secret(self) -> Self:
+        if self.captcha_provider != "local" and not (self.captcha_secret_parameter or self.captcha_secret_arn):
+            raise ValueError(f"CAPTCHA_SECRET_PARAMETER or CAPTCHA_SECRET_ARN: {self.captcha_provider} needs a secret")
+        return self
+
+
+class AdminApiSettings(FunctionSettings):
+    """AdminApiFunction: status changes send prompts through the outbound topic."""
+
+    outbound_topic_arn: str = Field(pattern=SNS_TOPIC_ARN)
+    allowed_origin: str = Field(default="*", min_length=1, max_length=256)
+
+
+class PumpingDetectorSettings(FunctionSettings):
+    """PumpingDetectorFunction: the stack parameter can only make the configured mode more cautious."""
+
+    pumping_mode: Literal["enforce", "record_only"] = "enforce"

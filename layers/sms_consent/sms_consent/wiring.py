@@ -1,158 +1,301 @@
-"""Builds each dependency once per process, on first use, from validated settings.
+"""The composition root: each function's dependencies, built once per process from its own settings.
 
-Handlers ask this module for what they need; tests build the same objects with their own settings.
-Nothing here runs at import time, so cold starts pay only for what an invocation uses.
+A handler asks for its settings at import (so a missing variable fails the cold start, naming it)
+and for its dependencies on first use (so cold starts pay only for what an invocation needs). This is
+the only module that picks adapters and stores; tests build the same objects with their own settings
+or swap in `tests/fakes.py`.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sms_consent import clock
 from sms_consent.config import ProgramConfig, load_config
-from sms_consent.ports import EventSink, NumberStore, OutboundRequests, SmsSender
-from sms_consent.settings import Settings
+from sms_consent.settings import (
+    AdminApiSettings,
+    FunctionSettings,
+    InboundSettings,
+    OptinApiSettings,
+    PumpingDetectorSettings,
+    SendGateSettings,
+)
 
-
-@functools.cache
-def settings() -> Settings:
-    from sms_consent.repository.table import bind
-
-    loaded = Settings.from_env()
-    bind(loaded.table_name, loaded.aws_region)
-    return loaded
-
-
-@functools.cache
-def program_config() -> ProgramConfig:
-    return load_config(settings().program_config)
-
-
-@functools.cache
-def number_store() -> NumberStore:
+if TYPE_CHECKING:
+    from sms_consent.inbound import InboundDeps
+    from sms_consent.ports import BreakerSource, EventSink, OutboundRequests
+    from sms_consent.profiles import ProfileDeps
+    from sms_consent.pumping import DetectorDeps
+    from sms_consent.repository.blocklist import DynamoBlocklist
+    from sms_consent.repository.breakers import DynamoBreakers
+    from sms_consent.repository.counters import DynamoCounters
+    from sms_consent.repository.metrics import DynamoMetrics
     from sms_consent.repository.numbers import DynamoNumberStore
+    from sms_consent.repository.profiles import DynamoProfileStore
+    from sms_consent.repository.rate_limits import DynamoRateLimiter
+    from sms_consent.send_gate import GateDeps, GateReaders
+    from sms_consent.signup import SignupDeps
+    from sms_consent.subscriptions import SubscriptionDeps
 
-    settings()  # binds the table
-    return DynamoNumberStore()
+
+def utc_now() -> datetime:
+    """The clock every function uses; tests move time by replacing this attribute."""
+    return clock.utc_now()
+
+
+def _clock() -> datetime:
+    return utc_now()  # looked up per call, so that a replaced utc_now takes effect
+
+
+# ---------------------------------------------------------------------- settings, one model per function
 
 
 @functools.cache
-def outbound_requests() -> OutboundRequests:
-    from sms_consent.adapters.aws import client
-    from sms_consent.adapters.outbound_topic import SnsOutboundRequests
-
-    return SnsOutboundRequests(client("sns", settings().aws_region), settings().outbound_topic_arn)
+def inbound_settings() -> InboundSettings:
+    return InboundSettings.from_env()
 
 
 @functools.cache
-def event_sink() -> EventSink:
+def send_gate_settings() -> SendGateSettings:
+    return SendGateSettings.from_env()
+
+
+@functools.cache
+def optin_api_settings() -> OptinApiSettings:
+    return OptinApiSettings.from_env()
+
+
+@functools.cache
+def admin_api_settings() -> AdminApiSettings:
+    return AdminApiSettings.from_env()
+
+
+@functools.cache
+def pumping_detector_settings() -> PumpingDetectorSettings:
+    return PumpingDetectorSettings.from_env()
+
+
+@functools.cache
+def program_config(path: Path) -> ProgramConfig:
+    return load_config(path)
+
+
+# ---------------------------------------------------------------------- storage and AWS adapters
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Every store on one table."""
+
+    numbers: DynamoNumberStore
+    profiles: DynamoProfileStore
+    counters: DynamoCounters
+    breakers: DynamoBreakers
+    rate_limits: DynamoRateLimiter
+    blocklist: DynamoBlocklist
+    metrics: DynamoMetrics
+
+
+@functools.cache
+def stores(table_name: str, region: str) -> Stores:
+    from sms_consent.repository.blocklist import DynamoBlocklist
+    from sms_consent.repository.breakers import DynamoBreakers
+    from sms_consent.repository.counters import DynamoCounters
+    from sms_consent.repository.metrics import DynamoMetrics
+    from sms_consent.repository.numbers import DynamoNumberStore
+    from sms_consent.repository.profiles import DynamoProfileStore
+    from sms_consent.repository.rate_limits import DynamoRateLimiter
+    from sms_consent.repository.table import Table
+
+    table = Table(table_name, region)
+    return Stores(
+        numbers=DynamoNumberStore(table),
+        profiles=DynamoProfileStore(table),
+        counters=DynamoCounters(table),
+        breakers=DynamoBreakers(table),
+        rate_limits=DynamoRateLimiter(table),
+        blocklist=DynamoBlocklist(table),
+        metrics=DynamoMetrics(table),
+    )
+
+
+def stores_of(settings: FunctionSettings) -> Stores:
+    return stores(settings.table_name, settings.aws_region)
+
+
+@functools.cache
+def cached_breakers(table_name: str, region: str) -> BreakerSource:
+    from sms_consent.adapters.breaker_cache import CachedBreakers
+
+    return CachedBreakers(stores(table_name, region).breakers)
+
+
+@functools.cache
+def event_sink(bus_name: str, region: str) -> EventSink:
     from sms_consent.adapters.aws import client
     from sms_consent.adapters.event_bus import EventBridgeSink
 
-    return EventBridgeSink(client("events", settings().aws_region), settings().event_bus_name)
+    return EventBridgeSink(client("events", region), bus_name)
 
 
 @functools.cache
-def sms_sender() -> SmsSender:
-    from sms_consent.adapters.senders import build_sender
+def outbound_requests(topic_arn: str, region: str) -> OutboundRequests:
+    from sms_consent.adapters.aws import client
+    from sms_consent.adapters.outbound_topic import SnsOutboundRequests
 
-    current = settings()
-    return build_sender(
-        current.sender_adapter,
-        region=current.aws_region,
-        outbox_path=current.outbox_path,
-        configuration_set=current.configuration_set_name,
-        protect_configuration_id=current.protect_configuration_id,
+    return SnsOutboundRequests(client("sns", region), topic_arn)
+
+
+def events_of(settings: FunctionSettings) -> EventSink:
+    return event_sink(settings.event_bus_name, settings.aws_region)
+
+
+# ---------------------------------------------------------------------- each function's dependencies
+
+
+@functools.cache
+def inbound_deps() -> InboundDeps:
+    from sms_consent.inbound import InboundDeps, keyword_sets_of
+
+    settings = inbound_settings()
+    config = program_config(settings.program_config)
+    return InboundDeps(
+        config=config,
+        store=stores_of(settings).numbers,
+        outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
+        events=events_of(settings),
+        clock=_clock,
+        signals=stores_of(settings).counters,
+        keyword_sets=keyword_sets_of(config),
+    )
+
+
+def _gate_readers(settings: FunctionSettings) -> GateReaders:
+    from sms_consent.adapters.aws import client
+    from sms_consent.adapters.media import S3MediaInspector
+    from sms_consent.send_gate import GateReaders
+
+    return GateReaders(
+        config=program_config(settings.program_config),
+        store=stores_of(settings).numbers,
+        breakers=cached_breakers(settings.table_name, settings.aws_region),
+        media=S3MediaInspector(client("s3", settings.aws_region)),
+        clock=_clock,
     )
 
 
 @functools.cache
-def gate_deps() -> Any:
-    """Everything the send gate needs (also used by the synchronous check route)."""
+def gate_deps() -> GateDeps:
+    """Everything the send gate needs to decide, send, defer and count."""
     from sms_consent.adapters.aws import client
-    from sms_consent.adapters.breaker_cache import CachedBreakers
     from sms_consent.adapters.deferral import QueueOrScheduleDeferrals
-    from sms_consent.adapters.media import S3MediaInspector
-    from sms_consent.repository.counters import record_prompt
+    from sms_consent.adapters.senders import build_sender
     from sms_consent.send_gate import GateDeps
 
-    current = settings()
+    settings = send_gate_settings()
+    readers = _gate_readers(settings)
     return GateDeps(
-        config=program_config(),
-        store=number_store(),  # type: ignore[arg-type]
-        sender=sms_sender(),
-        events=event_sink(),
-        clock=utc_now,
-        breakers=CachedBreakers(),
-        media=S3MediaInspector(client("s3", current.aws_region)),
-        deferrals=QueueOrScheduleDeferrals(
-            client("sqs", current.aws_region),
-            client("scheduler", current.aws_region),
-            queue_url=current.deferred_send_queue_url,
-            topic_arn=current.outbound_topic_arn,
-            role_arn=current.scheduler_role_arn,
+        config=readers.config,
+        store=stores_of(settings).numbers,
+        breakers=readers.breakers,
+        media=readers.media,
+        clock=readers.clock,
+        sender=build_sender(
+            settings.sender_adapter,
+            region=settings.aws_region,
+            outbox_path=settings.outbox_path,
+            configuration_set=settings.configuration_set_name,
+            protect_configuration_id=settings.protect_configuration_id,
         ),
-        count_prompt=record_prompt,
+        events=events_of(settings),
+        deferrals=QueueOrScheduleDeferrals(
+            client("sqs", settings.aws_region),
+            client("scheduler", settings.aws_region),
+            queue_url=settings.deferred_send_queue_url,
+            topic_arn=settings.outbound_topic_arn,
+            role_arn=settings.scheduler_role_arn,
+        ),
+        signals=stores_of(settings).counters,
     )
 
 
 @functools.cache
-def optin_deps() -> Any:
+def signup_deps() -> SignupDeps:
     """Everything POST /v1/optins needs: the CAPTCHA, rate limits and breakers besides the usual ports."""
-    from sms_consent.adapters.breaker_cache import CachedBreakers
     from sms_consent.adapters.captcha import build_captcha
-    from sms_consent.optins import FormDeps, RateLimitPolicy
-    from sms_consent.repository.rate_limits import DynamoRateLimiter
+    from sms_consent.signup import RateLimitPolicy, SignupDeps
 
-    current = settings()
-    config = program_config()
-    return FormDeps(
+    settings = optin_api_settings()
+    config = program_config(settings.program_config)
+    return SignupDeps(
         config=config,
-        store=number_store(),
-        outbound=outbound_requests(),
-        events=event_sink(),
+        store=stores_of(settings).numbers,
+        outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
+        events=events_of(settings),
         captcha=build_captcha(
-            current.captcha_provider,
-            secret_parameter=current.captcha_secret_parameter,
-            secret_arn=current.captcha_secret_arn,
-            region=current.aws_region,
+            settings.captcha_provider,
+            secret_parameter=settings.captcha_secret_parameter,
+            secret_arn=settings.captcha_secret_arn,
+            region=settings.aws_region,
         ),
-        limiter=DynamoRateLimiter(),
-        breakers=CachedBreakers(),
-        clock=lambda: utc_now(),  # looked up per call: tests move time by replacing utc_now
+        limiter=stores_of(settings).rate_limits,
+        breakers=cached_breakers(settings.table_name, settings.aws_region),
+        clock=_clock,
         policy=RateLimitPolicy(config.optin_limits),
     )
 
 
-@functools.cache
-def admin_deps() -> Any:
-    """What the number routes need to change a number's consent."""
-    from sms_consent.optins import AdminDeps
+@dataclass(frozen=True)
+class AdminDeps:
+    """What the back-office routes need: number, profile, blocklist, metrics and gate-check routes."""
 
+    config: ProgramConfig
+    stores: Stores
+    events: EventSink
+    subscriptions: SubscriptionDeps
+    profiles: ProfileDeps
+    gate: GateReaders
+
+
+@functools.cache
+def admin_deps() -> AdminDeps:
+    from sms_consent.profiles import ProfileDeps
+    from sms_consent.subscriptions import SubscriptionDeps
+
+    settings = admin_api_settings()
+    config = program_config(settings.program_config)
+    found = stores_of(settings)
+    events = events_of(settings)
     return AdminDeps(
-        config=program_config(),
-        store=number_store(),
-        outbound=outbound_requests(),
-        events=event_sink(),
-        clock=lambda: utc_now(),
+        config=config,
+        stores=found,
+        events=events,
+        subscriptions=SubscriptionDeps(
+            config=config,
+            store=found.numbers,
+            outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
+            events=events,
+            clock=_clock,
+        ),
+        profiles=ProfileDeps(store=found.numbers, profiles=found.profiles, events=events, clock=_clock),
+        gate=_gate_readers(settings),
     )
 
 
 @functools.cache
-def profile_deps() -> Any:
-    """What the profile route needs to link a user to a number."""
-    from sms_consent.optins import ProfileDeps
-    from sms_consent.repository.profiles import DynamoProfileStore
+def detector_deps() -> DetectorDeps:
+    from sms_consent.pumping import DetectorDeps
 
-    settings()  # binds the table
-    return ProfileDeps(
-        store=number_store(), profiles=DynamoProfileStore(), events=event_sink(), clock=lambda: utc_now()
-    )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    settings = pumping_detector_settings()
+    config = program_config(settings.program_config).pumping
+    if settings.pumping_mode == "record_only":  # the stack parameter can only make it more cautious
+        config = config.model_copy(update={"mode": "record_only"})
+    found = stores_of(settings)
+    return DetectorDeps(counters=found.counters, breakers=found.breakers, events=events_of(settings), config=config)
 
 
 def reset() -> None:
@@ -160,16 +303,21 @@ def reset() -> None:
     from sms_consent.adapters.aws import client
 
     for cached in (
-        settings,
+        inbound_settings,
+        send_gate_settings,
+        optin_api_settings,
+        admin_api_settings,
+        pumping_detector_settings,
         program_config,
-        number_store,
-        outbound_requests,
+        stores,
+        cached_breakers,
         event_sink,
-        sms_sender,
+        outbound_requests,
+        inbound_deps,
         gate_deps,
-        optin_deps,
+        signup_deps,
         admin_deps,
-        profile_deps,
+        detector_deps,
         client,
     ):
         cached.cache_clear()

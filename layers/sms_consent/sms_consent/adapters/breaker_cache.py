@@ -7,20 +7,22 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from sms_consent.breakers import Breaker
+from sms_consent.ports import BreakerStore
 
 TTL_SECONDS = 60.0
 
 
 class CachedBreakers:
-    def __init__(self, ttl: float = TTL_SECONDS) -> None:
+    """The BreakerSource port over a breaker store, reloaded once a minute at most."""
+
+    def __init__(self, store: BreakerStore, ttl: float = TTL_SECONDS) -> None:
+        self._store = store
         self._ttl = ttl
         self._loaded_at = -ttl
-        self._all: dict[tuple[str, str], Breaker] = {}
+        self._all: Mapping[tuple[str, str], Breaker] = {}
 
     def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]:
         if time.monotonic() - self._loaded_at >= self._ttl:
-            from sms_consent.repository.breakers import all_breakers
-
-            self._all = all_breakers()
+            self._all = self._store.all_breakers()
             self._loaded_at = time.monotonic()
         return {key: breaker for key, breaker in self._all.items() if breaker.is_open(now)}

@@ -1,4 +1,4 @@
-"""CAPTCHA verification (the Captcha port of `optins`): Cloudflare Turnstile, hCaptcha, reCAPTCHA, local.
+"""CAPTCHA verification (the Captcha port of `signup`): Cloudflare Turnstile, hCaptcha, reCAPTCHA, local.
 
 The three services share one protocol: POST the secret, the widget's token and the client's IP as a
 form to their siteverify endpoint and read `success` (reCAPTCHA v3 adds a `score`). The secret is read
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sms_consent.observability import logger
-from sms_consent.optins import Captcha, CaptchaResult
+from sms_consent.ports import Captcha, CaptchaResult
 
 SITEVERIFY = {
     "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import blocklist, phones, wiring
+from sms_consent.ports import BadCursor
 
 router = APIGatewayRouter()
 
@@ -51,7 +52,7 @@ class ImportResult(BaseModel):
 
 def _e164(raw: str) -> str:
     try:
-        return phones.to_e164(raw, wiring.program_config().default_region)
+        return phones.to_e164(raw, wiring.admin_deps().config.default_region)
     except phones.InvalidPhoneNumber as exc:
         raise BadRequestError(f"'{phones.mask(raw)}' is not a phone number: {exc}") from None
 
@@ -81,12 +82,10 @@ def search_blocklist(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> BlocklistPage:
-    from sms_consent.repository import blocklist as blocklist_store  # storage loads on first use
-
     where = _filter(date_from, date_to, type, text, phone_prefix)
     try:
-        entries, next_cursor = blocklist_store.search(where, limit=limit, cursor=cursor)
-    except blocklist_store.BadCursor as exc:
+        entries, next_cursor = wiring.admin_deps().stores.blocklist.search(where, limit=limit, cursor=cursor)
+    except BadCursor as exc:
         raise BadRequestError(str(exc)) from None
     return BlocklistPage(items=[BlockEntry.model_validate(e.as_dict()) for e in entries], cursor=next_cursor)
 
@@ -99,13 +98,11 @@ def export_blocklist(
     text: Annotated[str | None, Query(max_length=200)] = None,
     phone_prefix: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response[str]:
-    from sms_consent.repository import blocklist as blocklist_store
-
     where = _filter(date_from, date_to, type, text, phone_prefix)
     return Response(
         status_code=200,
         content_type="text/csv",
-        body=blocklist.to_csv(blocklist_store.export(where)),
+        body=blocklist.to_csv(wiring.admin_deps().stores.blocklist.export(where)),
         headers={"Content-Disposition": 'attachment; filename="blocklist.csv"'},
     )
 
@@ -120,10 +117,10 @@ def import_blocklist() -> ImportResult:
     if len(body.encode("utf-8", "replace")) > MAX_IMPORT_BYTES:
         raise BadRequestError(f"the file is larger than {MAX_IMPORT_BYTES} bytes")
     imported, problems = blocklist.import_csv(
-        wiring.number_store(),
-        wiring.event_sink(),
+        wiring.admin_deps().stores.numbers,
+        wiring.admin_deps().events,
         body,
-        default_region=wiring.program_config().default_region,
+        default_region=wiring.admin_deps().config.default_region,
         now=wiring.utc_now(),
     )
     return ImportResult(imported=imported, rejected=[ImportProblemModel(line=p.line, error=p.error) for p in problems])
@@ -132,8 +129,8 @@ def import_blocklist() -> ImportResult:
 @router.put("/v1/blocklist/<phone>", summary="Add or change a blocklist entry")
 def put_blocklist_entry(phone: Annotated[str, Path(max_length=64)], entry: BlockRequest) -> BlockEntry:
     saved = blocklist.put_entry(
-        wiring.number_store(),
-        wiring.event_sink(),
+        wiring.admin_deps().stores.numbers,
+        wiring.admin_deps().events,
         _e164(phone),
         block_type=entry.type,
         reason=entry.reason,
@@ -145,5 +142,6 @@ def put_blocklist_entry(phone: Annotated[str, Path(max_length=64)], entry: Block
 
 @router.delete("/v1/blocklist/<phone>", summary="Remove a blocklist entry")
 def delete_blocklist_entry(phone: Annotated[str, Path(max_length=64)]) -> Response[Any]:
-    blocklist.remove_entry(wiring.number_store(), wiring.event_sink(), _e164(phone), now=wiring.utc_now())
+    deps = wiring.admin_deps()
+    blocklist.remove_entry(deps.stores.numbers, deps.events, _e164(phone), now=wiring.utc_now())
     return Response(status_code=204, body=None)

@@ -47,7 +47,7 @@ def gate_check(request: GateCheckRequest) -> GateCheckResponse:
         sender=request.sender,
     )
     try:
-        decisions = send_gate.check(outbound, wiring.gate_deps())
+        decisions = send_gate.check(outbound, wiring.admin_deps().gate)
     except send_gate.InvalidRequest as exc:
         raise Problem(400, str(exc)) from None
     return GateCheckResponse(decisions=[GateDecision.model_validate(d.as_dict()) for d in decisions])

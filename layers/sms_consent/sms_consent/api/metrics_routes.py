@@ -35,7 +35,7 @@ def program_metrics(
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> ProgramMetrics:
-    if program not in wiring.program_config().programs:
+    if program not in wiring.admin_deps().config.programs:
         raise NotFoundError(f"unknown program '{program}'")
     last = date_to or wiring.utc_now().date()
     first = date_from or last - timedelta(days=29)
@@ -43,9 +43,7 @@ def program_metrics(
         raise BadRequestError("'from' is after 'to'")
     if (last - first).days >= MAX_PERIOD_DAYS:
         raise BadRequestError(f"the period is longer than {MAX_PERIOD_DAYS} days")
-    from sms_consent.repository import metrics  # storage loads on first use
-
-    figures = metrics.read(program, first, last)
+    figures = wiring.admin_deps().stores.metrics.read(program, first, last)
     return ProgramMetrics(
         program=program,
         date_from=first,

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from sms_consent import optins, wiring
+from sms_consent import subscriptions, wiring
 from sms_consent.api.problems import LANGUAGE_TAG, PROBLEM_TYPE, Problem, language_code, phone_param
 from sms_consent.consent import AuditEvent, NumberState, Status
 
@@ -89,11 +89,8 @@ def number_view(state: NumberState, users: list[str], now: datetime) -> NumberVi
     programs = {}
     for name, program in sorted(state.programs.items()):
         pending = program.pending if program.pending is not None and program.pending.is_open(now) else None
-        status = program.status.value
-        if program.status is Status.PENDING and pending is None:
-            status = Status.UNSUBSCRIBED.value  # the window closed unconfirmed: never subscribed
         programs[name] = ProgramView(
-            status=status,  # type: ignore[arg-type]
+            status=program.effective_status(now).value,  # type: ignore[arg-type]
             source=str(program.source),
             updated_at=program.updated_at,
             pending=PendingView(requested_at=pending.requested_at, expires_at=pending.expires_at, source=pending.source)
@@ -120,14 +117,13 @@ def request_evidence() -> dict[str, Any]:
 
 
 def _users(phone: str) -> list[str]:
-    users: list[str] = wiring.profile_deps().profiles.users_of(phone)
-    return users
+    return wiring.admin_deps().stores.profiles.users_of(phone)
 
 
 @router.get("/v1/numbers/<phone>", summary="A number's consent, per program, and its blocklist entry", security=API_KEY)
 def get_number(phone: Annotated[str, Path(max_length=64)]) -> NumberView:
-    e164 = phone_param(phone, wiring.program_config().default_region).e164
-    return number_view(wiring.number_store().get(e164), _users(e164), wiring.utc_now())
+    e164 = phone_param(phone, wiring.admin_deps().config.default_region).e164
+    return number_view(wiring.admin_deps().stores.numbers.get(e164), _users(e164), wiring.utc_now())
 
 
 @router.put(
@@ -138,12 +134,14 @@ def get_number(phone: Annotated[str, Path(max_length=64)]) -> NumberView:
 def put_number_program(
     phone: Annotated[str, Path(max_length=64)], program: Annotated[str, Path(max_length=40)], change: StatusChange
 ) -> NumberChange:
-    config = wiring.program_config()
+    config = wiring.admin_deps().config
     e164 = phone_param(phone, config.default_region).e164
     if program not in config.programs:
-        raise Problem(404, f"unknown program '{program}'", type_=PROBLEM_TYPE + optins.Rejection.UNKNOWN_PROGRAM.value)
+        raise Problem(
+            404, f"unknown program '{program}'", type_=PROBLEM_TYPE + subscriptions.Rejection.UNKNOWN_PROGRAM.value
+        )
     evidence = request_evidence() | ({"note": change.note} if change.note else {})
-    request = optins.StatusRequest(
+    request = subscriptions.StatusRequest(
         phone=e164,
         program=program,
         status=Status(change.status),
@@ -152,10 +150,10 @@ def put_number_program(
         evidence=evidence,
         language=language_code(change.language),
     )
-    state, decision = optins.set_status(request, wiring.admin_deps())
+    state, decision = subscriptions.set_status(request, wiring.admin_deps().subscriptions)
     if decision.reason is not None:
-        detail = optins.REASON_DETAIL[decision.reason]
-        if decision.action is optins.Action.PROMPT_RECENT:
+        detail = subscriptions.REASON_DETAIL[decision.reason]
+        if decision.action is subscriptions.SubscriptionAction.PROMPT_RECENT:
             detail += " (a prompt was sent less than 10 minutes ago: no new one was sent)"
     else:
         detail = decision.action.value.replace("_", " ")
@@ -178,5 +176,5 @@ def event_view(event: AuditEvent) -> AuditEventView:
 
 @router.get("/v1/numbers/<phone>/history", summary="A number's audit trail, oldest first", security=API_KEY)
 def get_number_history(phone: Annotated[str, Path(max_length=64)]) -> History:
-    e164 = phone_param(phone, wiring.program_config().default_region).e164
-    return History(events=[event_view(event) for event in wiring.number_store().history(e164)])
+    e164 = phone_param(phone, wiring.admin_deps().config.default_region).e164
+    return History(events=[event_view(event) for event in wiring.admin_deps().stores.numbers.history(e164)])

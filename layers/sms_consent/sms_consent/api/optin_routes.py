@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from sms_consent import optins, wiring
+from sms_consent import signup, wiring
 from sms_consent.api.problems import LANGUAGE_TAG, language_code
-from sms_consent.consent import iso
+from sms_consent.clock import iso
 
 router = APIGatewayRouter()
 PROBLEM: OpenAPIResponse = {"description": "application/problem+json: type, title, status, detail"}
@@ -72,7 +72,7 @@ class OptinAccepted(BaseModel):
 def post_optin(request: OptinRequest) -> Response[str]:
     identity = router.current_event.request_context.identity
     headers = router.current_event.headers  # case-insensitive
-    form = optins.WebForm(
+    form = signup.WebForm(
         phone=request.phone,
         program=request.program,
         captcha_token=request.captcha_token,
@@ -84,7 +84,7 @@ def post_optin(request: OptinRequest) -> Response[str]:
         user_agent=identity.user_agent or headers.get("user-agent"),
         origin=headers.get("origin"),
     )
-    result = optins.submit_form(form, wiring.optin_deps())
+    result = signup.submit_form(form, wiring.signup_deps())
     body = {
         "status": result.status.value,
         "expires_at": iso(result.expires_at) if result.expires_at else None,

@@ -1,7 +1,7 @@
 """HTTP errors as application/problem+json (RFC 9457) for every API route, and CORS for browsers.
 
 Every rejection names what was wrong in `detail`; client input never produces a 500. Domain refusals
-(`optins.Rejected`) carry a `type` of their own (`urn:sms-consent:problem:<reason>`) so that clients
+(`subscriptions.Rejected`) carry a `type` of their own (`urn:sms-consent:problem:<reason>`) so that clients
 can switch on it, and a `Retry-After` header where waiting helps.
 """
 
@@ -20,8 +20,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from sms_consent import phones, wiring
 from sms_consent.observability import logger
-from sms_consent.optins import Rejected, Rejection
 from sms_consent.ports import ConcurrentUpdate
+from sms_consent.subscriptions import Rejected, Rejection
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 16 * 1024  # the public sign-up route: a form is well under 4 KB

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from sms_consent import optins, wiring
+from sms_consent import profiles, wiring
 from sms_consent.api.number_routes import API_KEY, NumberView, number_view
 from sms_consent.api.problems import phone_param
 
@@ -33,8 +33,8 @@ class ProfileView(BaseModel):
     "/v1/users/<user_id>/phone", summary="Link a profile to a number (it takes its statuses along)", security=API_KEY
 )
 def put_user_phone(user_id: Annotated[str, Path(pattern=USER_ID)], link: PhoneLink) -> ProfileView:
-    e164 = phone_param(link.phone, wiring.program_config().default_region).e164
-    result = optins.link_profile(user_id, e164, wiring.profile_deps())
+    e164 = phone_param(link.phone, wiring.admin_deps().config.default_region).e164
+    result = profiles.link_profile(user_id, e164, wiring.admin_deps().profiles)
     return ProfileView(
         user_id=result.user_id,
         previous_phone=result.previous_phone,

@@ -12,14 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from sms_consent.blocklist import Entry, SearchFilter
-from sms_consent.consent import iso
-from sms_consent.repository.numbers import BLOCKLIST_INDEX_KEY, NumberStateItem, to_state
+from sms_consent.clock import iso
+from sms_consent.ports import BadCursor
+from sms_consent.repository.number_items import BLOCKLIST_INDEX_KEY, NumberStateItem, to_state
+from sms_consent.repository.table import Table
 
 PAGE_SIZE = 100
-
-
-class BadCursor(ValueError):
-    pass
 
 
 def _encode(key: dict[str, dict[str, Any]] | None) -> str | None:
@@ -48,36 +46,43 @@ def _key_of(item: NumberStateItem) -> dict[str, dict[str, Any]]:
     }
 
 
-def search(where: SearchFilter, *, limit: int = PAGE_SIZE, cursor: str | None = None) -> tuple[list[Entry], str | None]:
-    """Entries oldest first, at most `limit`, and a cursor for the next page (None at the end)."""
-    low = iso(where.date_from) if where.date_from else "0"
-    high = (iso(where.date_to) if where.date_to else "9") + "~"
-    found: list[Entry] = []
-    last_key = _decode(cursor)
-    while True:
-        page = NumberStateItem.gsi1.query(
-            BLOCKLIST_INDEX_KEY,
-            NumberStateItem.gsi1sk.between(low, high),
-            limit=PAGE_SIZE,
-            last_evaluated_key=last_key,
-        )
-        for item in page:
-            state = to_state(item)
-            if state.block is not None:
-                entry = Entry(state.phone, state.block)
-                if where.matches(entry):
-                    found.append(entry)
-            if len(found) >= limit:
-                return found, _encode(_key_of(item))
-        last_key = page.last_evaluated_key
-        if not last_key:
-            return found, None
+class DynamoBlocklist:
+    """Blocklist search and export on the single table."""
 
+    def __init__(self, table: Table) -> None:
+        self._states = table.model(NumberStateItem)
 
-def export(where: SearchFilter) -> Iterator[Entry]:
-    cursor: str | None = None
-    while True:
-        entries, cursor = search(where, cursor=cursor)
-        yield from entries
-        if cursor is None:
-            return
+    def search(
+        self, where: SearchFilter, *, limit: int = PAGE_SIZE, cursor: str | None = None
+    ) -> tuple[list[Entry], str | None]:
+        """Entries oldest first, at most `limit`, and a cursor for the next page (None at the end)."""
+        low = iso(where.date_from) if where.date_from else "0"
+        high = (iso(where.date_to) if where.date_to else "9") + "~"
+        found: list[Entry] = []
+        last_key = _decode(cursor)
+        while True:
+            page = self._states.gsi1.query(
+                BLOCKLIST_INDEX_KEY,
+                self._states.gsi1sk.between(low, high),
+                limit=PAGE_SIZE,
+                last_evaluated_key=last_key,
+            )
+            for item in page:
+                state = to_state(item)
+                if state.block is not None:
+                    entry = Entry(state.phone, state.block)
+                    if where.matches(entry):
+                        found.append(entry)
+                if len(found) >= limit:
+                    return found, _encode(_key_of(item))
+            last_key = page.last_evaluated_key
+            if not last_key:
+                return found, None
+
+    def export(self, where: SearchFilter) -> Iterator[Entry]:
+        cursor: str | None = None
+        while True:
+            entries, cursor = self.search(where, cursor=cursor)
+            yield from entries
+            if cursor is None:
+                return

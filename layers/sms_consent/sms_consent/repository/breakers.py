@@ -6,15 +6,14 @@ Query; there are only ever a handful.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
 
-from sms_consent.breakers import Breaker, escalated_duration
-from sms_consent.consent import iso, parse_iso
-from sms_consent.repository.table import TableItem
+from sms_consent.breakers import Breaker, Trip, escalated_duration
+from sms_consent.clock import iso, parse_iso
+from sms_consent.repository.table import Table, TableItem
 
 PARTITION = "BREAKER"
 HISTORY = timedelta(days=7)
@@ -41,59 +40,36 @@ def _breaker(item: BreakerItem) -> Breaker:
     )
 
 
-def all_breakers() -> dict[tuple[str, str], Breaker]:
-    """Every breaker item (open or expired but within its 7-day escalation history): one Query."""
-    return {(item.dimension, item.key): _breaker(item) for item in BreakerItem.query(PARTITION)}
-
-
-def open_breakers(now: datetime) -> dict[tuple[str, str], Breaker]:
-    return {key: breaker for key, breaker in all_breakers().items() if breaker.is_open(now)}
-
-
-def open_breaker(
-    dimension: str,
-    key: str,
-    *,
-    rule: str,
-    now: datetime,
-    figures: Mapping[str, Any],
-    previous: Breaker | None,
-) -> Breaker:
-    """Open (or re-open) a breaker; each trip within 7 days lengthens it: 30 min, 2 h, then 12 h."""
-    trips = (*tuple(at for at in (previous.trips if previous else ()) if at > now - HISTORY), now)
-    expires_at = now + escalated_duration(len(trips))
-    if previous is not None and previous.is_open(now):
-        expires_at = max(expires_at, previous.expires_at)
-    item = BreakerItem(
-        pk=PARTITION,
-        sk=f"{dimension}#{key}",
-        dimension=dimension,
-        key=key,
-        rule=rule,
-        opened_at=iso(now),
-        expires_at=iso(expires_at),
-        trips=[iso(at) for at in trips],
-        figures={name: value for name, value in figures.items() if isinstance(value, str | int | float)},
-        ttl=int((expires_at + HISTORY).timestamp()),
-    )
-    item.save()
-    return _breaker(item)
-
-
 class DynamoBreakers:
-    """The BreakerStore port on the single table."""
+    """The BreakerStore port (and the gate's breaker source) on the single table."""
+
+    def __init__(self, table: Table) -> None:
+        self._items = table.model(BreakerItem)
 
     def all_breakers(self) -> dict[tuple[str, str], Breaker]:
-        return all_breakers()
+        """Every breaker item (open or expired but within its 7-day escalation history): one Query."""
+        return {(item.dimension, item.key): _breaker(item) for item in self._items.query(PARTITION)}
 
-    def open_breaker(
-        self,
-        dimension: str,
-        key: str,
-        *,
-        rule: str,
-        now: datetime,
-        figures: Mapping[str, Any],
-        previous: Breaker | None,
-    ) -> Breaker:
-        return open_breaker(dimension, key, rule=rule, now=now, figures=figures, previous=previous)
+    def open_breakers(self, now: datetime) -> dict[tuple[str, str], Breaker]:
+        return {key: breaker for key, breaker in self.all_breakers().items() if breaker.is_open(now)}
+
+    def open_breaker(self, trip: Trip, *, now: datetime, previous: Breaker | None) -> Breaker:
+        """Open (or re-open) a breaker; each trip within 7 days lengthens it: 30 min, 2 h, then 12 h."""
+        trips = (*tuple(at for at in (previous.trips if previous else ()) if at > now - HISTORY), now)
+        expires_at = now + escalated_duration(len(trips))
+        if previous is not None and previous.is_open(now):
+            expires_at = max(expires_at, previous.expires_at)
+        item = self._items(
+            pk=PARTITION,
+            sk=f"{trip.dimension}#{trip.key}",
+            dimension=trip.dimension,
+            key=trip.key,
+            rule=trip.rule,
+            opened_at=iso(now),
+            expires_at=iso(expires_at),
+            trips=[iso(at) for at in trips],
+            figures={name: value for name, value in trip.figures.items() if isinstance(value, str | int | float)},
+            ttl=int((expires_at + HISTORY).timestamp()),
+        )
+        item.save()
+        return _breaker(item)

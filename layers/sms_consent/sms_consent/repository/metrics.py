@@ -15,7 +15,7 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute
 
 from sms_consent.consent import AuditEvent, EventType, Status
-from sms_consent.repository.table import TableItem
+from sms_consent.repository.table import Table, TableItem
 
 FIGURES = ("opt_ins", "opt_outs", "prompts", "confirmations")
 
@@ -54,12 +54,13 @@ def deltas(events: Iterable[AuditEvent]) -> dict[tuple[str, str], Counter[str]]:
     return changes
 
 
-def transaction_updates(events: Iterable[AuditEvent]) -> list[tuple[ProgramMetricsItem, list[Any]]]:
+def transaction_updates(table: Table, events: Iterable[AuditEvent]) -> list[tuple[ProgramMetricsItem, list[Any]]]:
     """One update per counter item (a transaction may touch each item once)."""
+    model = table.model(ProgramMetricsItem)
     updates = []
     for (pk, sk), counts in deltas(events).items():
-        item = ProgramMetricsItem(pk=pk, sk=sk)
-        actions = [getattr(ProgramMetricsItem, name).add(value) for name, value in counts.items() if value]
+        item = model(pk=pk, sk=sk)
+        actions = [getattr(model, name).add(value) for name, value in counts.items() if value]
         if actions:
             updates.append((item, actions))
     return updates
@@ -79,23 +80,30 @@ class ProgramFigures:
         return round(self.confirmations / self.prompts, 4) if self.prompts else None
 
 
-def read(program: str, first_day: date, last_day: date) -> ProgramFigures:
-    sums: Counter[str] = Counter()
-    days = ProgramMetricsItem.query(
-        _key(program), ProgramMetricsItem.sk.between(f"DAY#{first_day.isoformat()}", f"DAY#{last_day.isoformat()}")
-    )
-    for item in days:
-        for name in FIGURES:
-            sums[name] += int(getattr(item, name) or 0)
-    try:
-        subscribers = int(ProgramMetricsItem.get(_key(program), "TOTAL").subscribers or 0)
-    except ProgramMetricsItem.DoesNotExist:
-        subscribers = 0
-    return ProgramFigures(
-        program,
-        opt_ins=sums["opt_ins"],
-        opt_outs=sums["opt_outs"],
-        prompts=sums["prompts"],
-        confirmations=sums["confirmations"],
-        subscribers=max(subscribers, 0),
-    )
+class DynamoMetrics:
+    """Program figures for a period: one Query over the days plus one GetItem for the running total."""
+
+    def __init__(self, table: Table) -> None:
+        self._items = table.model(ProgramMetricsItem)
+
+    def read(self, program: str, first_day: date, last_day: date) -> ProgramFigures:
+        model = self._items
+        sums: Counter[str] = Counter()
+        days = model.query(
+            _key(program), model.sk.between(f"DAY#{first_day.isoformat()}", f"DAY#{last_day.isoformat()}")
+        )
+        for item in days:
+            for name in FIGURES:
+                sums[name] += int(getattr(item, name) or 0)
+        try:
+            subscribers = int(model.get(_key(program), "TOTAL").subscribers or 0)
+        except model.DoesNotExist:
+            subscribers = 0
+        return ProgramFigures(
+            program,
+            opt_ins=sums["opt_ins"],
+            opt_outs=sums["opt_outs"],
+            prompts=sums["prompts"],
+            confirmations=sums["confirmations"],
+            subscribers=max(subscribers, 0),
+        )

@@ -1,4 +1,4 @@
-"""Profiles and the numbers they use (the ProfileStore port of `optins`).
+"""Profiles and the numbers they use (the ProfileStore port of `profiles`).
 
 - `USER#<user id>` / `PROFILE`: the profile's current number.
 - `PHONE#<e164>` / `USER#<user id>`: the link, kept under the number so that one Query lists every
@@ -17,9 +17,9 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from sms_consent.consent import iso
-from sms_consent.repository.numbers import _connection, phone_key
-from sms_consent.repository.table import TableItem
+from sms_consent.clock import iso
+from sms_consent.repository.number_items import phone_key
+from sms_consent.repository.table import Table, TableItem
 
 PROFILE_SK = "PROFILE"
 
@@ -40,54 +40,47 @@ class ProfileLinkItem(TableItem):
     linked_at = UnicodeAttribute()
 
 
-def phone_of(user_id: str) -> str | None:
-    try:
-        item = ProfileItem.get(user_key(user_id), PROFILE_SK, consistent_read=True)
-    except ProfileItem.DoesNotExist:
-        return None
-    return str(item.phone)
-
-
-def users_of(phone: str, *, limit: int = 100) -> list[str]:
-    """The profiles linked to a number (one Query on the number's partition)."""
-    items = ProfileLinkItem.query(
-        phone_key(phone), ProfileLinkItem.sk.startswith("USER#"), consistent_read=True, limit=limit
-    )
-    return [str(item.user_id) for item in items]
-
-
-def link(user_id: str, phone: str, previous: str | None, now: datetime) -> bool:
-    """Point the profile at `phone` if it still names `previous` (None: no profile yet).
-
-    Returns False when another request moved the profile since it was read; nothing is written then.
-    """
-    profile = ProfileItem(pk=user_key(user_id), sk=PROFILE_SK, user_id=user_id, phone=phone, updated_at=iso(now))
-    condition = ProfileItem.pk.does_not_exist() if previous is None else ProfileItem.phone == previous
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.save(profile, condition=condition)
-            if previous is not None:
-                transaction.delete(ProfileLinkItem(pk=phone_key(previous), sk=user_key(user_id)))
-            transaction.save(
-                ProfileLinkItem(
-                    pk=phone_key(phone), sk=user_key(user_id), user_id=user_id, phone=phone, linked_at=iso(now)
-                )
-            )
-    except TransactWriteError as exc:
-        if exc.cause_response_code == "TransactionCanceledException":
-            return False
-        raise
-    return True
-
-
 class DynamoProfileStore:
     """The ProfileStore port on the single table."""
 
-    def phone_of(self, user_id: str) -> str | None:
-        return phone_of(user_id)
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._profiles = table.model(ProfileItem)
+        self._links = table.model(ProfileLinkItem)
 
-    def users_of(self, phone: str) -> list[str]:
-        return users_of(phone)
+    def phone_of(self, user_id: str) -> str | None:
+        try:
+            item = self._profiles.get(user_key(user_id), PROFILE_SK, consistent_read=True)
+        except self._profiles.DoesNotExist:
+            return None
+        return str(item.phone)
+
+    def users_of(self, phone: str, *, limit: int = 100) -> list[str]:
+        """The profiles linked to a number (one Query on the number's partition)."""
+        items = self._links.query(
+            phone_key(phone), self._links.sk.startswith("USER#"), consistent_read=True, limit=limit
+        )
+        return [str(item.user_id) for item in items]
 
     def link(self, user_id: str, phone: str, previous: str | None, now: datetime) -> bool:
-        return link(user_id, phone, previous, now)
+        """Point the profile at `phone` if it still names `previous` (None: no profile yet).
+
+        Returns False when another request moved the profile since it was read; nothing is written then.
+        """
+        profile = self._profiles(pk=user_key(user_id), sk=PROFILE_SK, user_id=user_id, phone=phone, updated_at=iso(now))
+        condition = self._profiles.pk.does_not_exist() if previous is None else self._profiles.phone == previous
+        try:
+            with TransactWrite(connection=self.table.connection) as transaction:
+                transaction.save(profile, condition=condition)
+                if previous is not None:
+                    transaction.delete(self._links(pk=phone_key(previous), sk=user_key(user_id)))
+                transaction.save(
+                    self._links(
+                        pk=phone_key(phone), sk=user_key(user_id), user_id=user_id, phone=phone, linked_at=iso(now)
+                    )
+                )
+        except TransactWriteError as exc:
+            if exc.cause_response_code == "TransactionCanceledException":
+                return False
+            raise
+        return True

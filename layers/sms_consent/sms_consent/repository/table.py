@@ -1,18 +1,31 @@
-"""The single table: one base model that every item type extends, bound to the real table at start.
+"""The single table: the item types' common base, one `Table` per deployed table, one batch reader.
 
 Keys are overloaded strings (`PK`, `SK`); two sparse GSIs serve the access patterns that are not by
 number. The table's definition in `template.yaml` is the source of truth; these classes mirror it.
+Item types are declared once, unbound; `Table.model` gives the same type bound to a real table, so
+that every store is handed its table instead of reading a global.
 """
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from sms_consent.ports import StoreUnavailable
+
 TTL_ATTRIBUTE = "ttl"
+BATCH_GET_LIMIT = 100
+BATCH_GET_ATTEMPTS = 6
+
+Key = dict[str, dict[str, str]]
 
 
 class Gsi1(GlobalSecondaryIndex[Any]):
@@ -38,11 +51,10 @@ class Gsi2(GlobalSecondaryIndex[Any]):
 
 
 class TableItem(Model):
-    """Base of every item type. Subclasses add attributes; they share this Meta."""
+    """Base of every item type. Unbound: use `Table.model(ItemType)` to read or write."""
 
     class Meta:
-        table_name = "ConsentTable"
-        region = "us-east-1"
+        table_name = "unbound"  # never used: Table.model binds a subclass to the real table
         max_retry_attempts = 3
 
     pk = UnicodeAttribute(hash_key=True, attr_name="PK")
@@ -51,7 +63,60 @@ class TableItem(Model):
     ttl = NumberAttribute(null=True, attr_name=TTL_ATTRIBUTE)
 
 
-def bind(table_name: str, region: str) -> None:
-    """Point every item type at the deployed table (the name comes from settings)."""
-    TableItem.Meta.table_name = table_name
-    TableItem.Meta.region = region
+def item_key(pk: str, sk: str) -> Key:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+class Table:
+    """One deployed table: its name, its connection, and its item types bound to it."""
+
+    def __init__(self, name: str, region: str) -> None:
+        self.name = name
+        self.region = region
+        self._models: dict[type[TableItem], type[TableItem]] = {}
+
+    @cached_property
+    def connection(self) -> Connection:
+        """Transactions need a pynamodb connection; made once per table."""
+        return Connection(region=self.region)
+
+    @property
+    def client(self) -> Any:
+        """The botocore DynamoDB client, for the requests pynamodb has no model for."""
+        return self.connection.client
+
+    def model[T: TableItem](self, item_type: type[T]) -> type[T]:
+        """`item_type` bound to this table (a subclass made once; pynamodb copies its indexes)."""
+        bound = self._models.get(item_type)
+        if bound is None:
+            meta = type("Meta", (item_type.Meta,), {"table_name": self.name, "region": self.region})
+            bound = type(item_type.__name__, (item_type,), {"Meta": meta, "__module__": item_type.__module__})
+            self._models[item_type] = bound
+        return bound  # type: ignore[return-value]
+
+    def batch_get(self, keys: Sequence[Key], *, attempts: int = BATCH_GET_ATTEMPTS) -> dict[tuple[str, str], Any]:
+        """Items by (PK, SK): BatchGetItem, 100 keys a call, consistent; unprocessed keys retried with
+        backoff. Raises StoreUnavailable when keys remain unprocessed: "could not read" is never "absent"."""
+        found: dict[tuple[str, str], Any] = {}
+        unique = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            pending: list[Key] = unique[start : start + BATCH_GET_LIMIT]
+            for attempt in range(attempts):
+                response = self.client.batch_get_item(
+                    RequestItems={self.name: {"Keys": pending, "ConsistentRead": True}}
+                )
+                for raw in response.get("Responses", {}).get(self.name, []):
+                    found[(raw["PK"]["S"], raw["SK"]["S"])] = raw
+                pending = response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])
+                if not pending:
+                    break
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+            if pending:
+                raise StoreUnavailable(f"{len(pending)} items stayed unprocessed after {attempts} attempts")
+        return found
+
+
+def error_code(error: Exception) -> str:
+    """The DynamoDB error code of a botocore ClientError (empty for anything else)."""
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""

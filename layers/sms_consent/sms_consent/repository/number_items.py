@@ -1,0 +1,206 @@
+"""How number state and audit events are stored: the item types and their mapping to the domain.
+
+One item per number (PK `PHONE#<e164>`, SK `STATE`) holds everything the send gate needs; audit events
+are separate, append-only items (SK `EVENT#<time>#<id>`) in the same partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+
+from sms_consent.clock import iso, parse_iso
+from sms_consent.consent import AuditEvent, Block, EventType, NumberState, Pending, ProgramState, Status
+from sms_consent.repository.table import Gsi1, TableItem
+
+BLOCKLIST_INDEX_KEY = "BLOCKLIST"
+STATE_SK = "STATE"
+
+
+def phone_key(phone: str) -> str:
+    return f"PHONE#{phone}"
+
+
+class NumberStateItem(TableItem):
+    programs = MapAttribute[str, Any](default=dict)
+    block = MapAttribute[str, Any](null=True)
+    ask_pending = MapAttribute[str, Any](default=dict)
+    version = NumberAttribute(default=0)
+    # Sparse index: present only while the number is on the blocklist.
+    gsi1pk = UnicodeAttribute(null=True, attr_name="GSI1PK")
+    gsi1sk = UnicodeAttribute(null=True, attr_name="GSI1SK")
+    gsi1 = Gsi1()
+
+
+class AuditEventItem(TableItem):
+    event_type = UnicodeAttribute()
+    at = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    program = UnicodeAttribute(null=True)
+    old_status = UnicodeAttribute(null=True)
+    new_status = UnicodeAttribute(null=True)
+    source = UnicodeAttribute()
+    evidence = MapAttribute[str, Any](default=dict)
+    event_id = UnicodeAttribute()
+
+
+def _plain(value: Any) -> Any:
+    """pynamodb hands back MapAttribute objects for raw maps; the domain wants dicts."""
+    if isinstance(value, MapAttribute):
+        return {key: _plain(item) for key, item in value.attribute_values.items()}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _storable(value: Any) -> Any:
+    """DynamoDB takes plain types: enums become their values, times ISO strings, tuples lists."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {str(key): _storable(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
+def _pending_to_map(pending: Pending | None) -> dict[str, Any] | None:
+    if pending is None:
+        return None
+    return {
+        "requested_at": iso(pending.requested_at),
+        "expires_at": iso(pending.expires_at),
+        "source": str(pending.source),
+        "prompt_request_id": pending.prompt_request_id,
+        "prompt_message_id": pending.prompt_message_id,
+        "asked_at": iso(pending.asked_at) if pending.asked_at else None,
+    }
+
+
+def _pending_from_map(raw: dict[str, Any] | None) -> Pending | None:
+    if not raw:
+        return None
+    return Pending(
+        requested_at=parse_iso(raw["requested_at"]),
+        expires_at=parse_iso(raw["expires_at"]),
+        source=raw["source"],
+        prompt_request_id=raw["prompt_request_id"],
+        prompt_message_id=raw.get("prompt_message_id"),
+        asked_at=parse_iso(raw["asked_at"]) if raw.get("asked_at") else None,  # absent on older items
+    )
+
+
+def _program_to_map(state: ProgramState) -> dict[str, Any]:
+    return {
+        "status": state.status.value,
+        "source": str(state.source),
+        "updated_at": iso(state.updated_at),
+        "decided_at": iso(state.decided_at),
+        "consumer_opted_out": state.consumer_opted_out,
+        "pending": _pending_to_map(state.pending),
+    }
+
+
+def _program_from_map(raw: dict[str, Any]) -> ProgramState:
+    return ProgramState(
+        status=Status(raw["status"]),
+        source=raw["source"],
+        updated_at=parse_iso(raw["updated_at"]),
+        decided_at=parse_iso(raw["decided_at"]),
+        consumer_opted_out=bool(raw.get("consumer_opted_out", False)),
+        pending=_pending_from_map(raw.get("pending")),
+    )
+
+
+def to_state(item: NumberStateItem) -> NumberState:
+    programs = _plain(item.programs) or {}
+    block = _plain(item.block)
+    return NumberState(
+        phone=item.pk.removeprefix("PHONE#"),
+        programs={name: _program_from_map(raw) for name, raw in programs.items()},
+        block=Block(
+            type=int(block["type"]), reason=block["reason"], text=block["text"], added_at=parse_iso(block["added_at"])
+        )
+        if block
+        else None,
+        ask_pending={sender: parse_iso(at) for sender, at in (_plain(item.ask_pending) or {}).items()},
+        version=int(item.version or 0),
+    )
+
+
+def to_item(state: NumberState, item_type: type[NumberStateItem] = NumberStateItem) -> NumberStateItem:
+    block = state.block
+    return item_type(
+        pk=phone_key(state.phone),
+        sk=STATE_SK,
+        programs={name: _program_to_map(program) for name, program in state.programs.items()},
+        block={"type": block.type, "reason": block.reason, "text": block.text, "added_at": iso(block.added_at)}
+        if block
+        else None,
+        ask_pending={sender: iso(at) for sender, at in state.ask_pending.items()},
+        version=state.version,
+        gsi1pk=BLOCKLIST_INDEX_KEY if block else None,
+        gsi1sk=f"{iso(block.added_at)}#{state.phone}" if block else None,
+    )
+
+
+def event_item(event: AuditEvent, item_type: type[AuditEventItem] = AuditEventItem) -> AuditEventItem:
+    return item_type(
+        pk=phone_key(event.phone),
+        sk=f"EVENT#{iso(event.at)}#{event.event_id}",
+        event_type=event.event_type.value,
+        at=iso(event.at),
+        phone=event.phone,
+        program=event.program,
+        old_status=str(event.old_status) if event.old_status is not None else None,
+        new_status=str(event.new_status) if event.new_status is not None else None,
+        source=str(event.source),
+        evidence=_storable(event.evidence),
+        event_id=event.event_id,
+    )
+
+
+def event_from_item(item: AuditEventItem) -> AuditEvent:
+    return AuditEvent(
+        event_type=EventType(item.event_type),
+        at=parse_iso(item.at),
+        phone=item.phone,
+        program=item.program,
+        old_status=item.old_status,
+        new_status=item.new_status,
+        source=item.source,
+        evidence=_plain(item.evidence) or {},
+        event_id=item.event_id,
+    )
+
+
+# The send gate keeps its own top-level attributes on the state item (one per program), so that a
+# single conditional UpdateItem reserves a frequency cap and records an opt-out notice, and so that
+# save() above never overwrites them.
+CAP_WINDOW, CAP_COUNT, NOTICE = "capw_", "capn_", "notice_"
+
+
+def _with_gate_fields(state: NumberState, raw: dict[str, Any]) -> NumberState:
+    caps: dict[str, tuple[int, int]] = {}
+    notices: dict[str, datetime] = {}
+    for name, value in raw.items():
+        if name.startswith(CAP_WINDOW):
+            program = name.removeprefix(CAP_WINDOW)
+            count = raw.get(CAP_COUNT + program, {"N": "0"})
+            caps[program] = (int(value["N"]), int(count["N"]))
+        elif name.startswith(NOTICE):
+            notices[name.removeprefix(NOTICE)] = parse_iso(value["S"])
+    return replace(state, cap_counts=caps, optout_notice_at=notices)
+
+
+def from_raw(raw: dict[str, Any]) -> NumberState:
+    """A state item as BatchGetItem or GetItem returns it, gate fields included."""
+    item = NumberStateItem.from_raw_data(raw)
+    return _with_gate_fields(to_state(item), raw)

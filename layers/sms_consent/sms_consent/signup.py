@@ -1,0 +1,217 @@
+"""Sign-ups from the public web form: CAPTCHA, rate limits, pumping breakers, then the double opt-in.
+
+Pure domain code: the CAPTCHA, the rate-limit counters, the breakers, storage and the outbound topic
+come in through ports. The status change itself is `subscriptions.subscribe`, as for every source.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sms_consent import breakers, consent, phones
+from sms_consent.clock import Clock
+from sms_consent.config import OptinLimits, ProgramConfig
+from sms_consent.consent import EVIDENCE_TEXT_LIMIT, NumberState, Source, Status
+from sms_consent.messages import Category, to_number
+from sms_consent.ports import (
+    BreakerSource,
+    Captcha,
+    CaptchaResult,
+    EventSink,
+    NumberStore,
+    OutboundRequests,
+    RateLimit,
+    RateLimiter,
+)
+from sms_consent.subscriptions import (
+    DoubleOptInReason,
+    Rejected,
+    Rejection,
+    SubscriptionAction,
+    SubscriptionDecision,
+    check_destination,
+    parse_number,
+    publish_prompt,
+    subscribe,
+)
+
+
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    """The configured limits (`optin_limits` in programs.yaml) as the counters they need."""
+
+    limits: OptinLimits = field(default_factory=OptinLimits)
+
+    def for_client(self, client_ip: str | None) -> list[RateLimit]:
+        if not client_ip:
+            return []
+        window = timedelta(minutes=self.limits.client_ip_window_minutes)
+        return [RateLimit("ip", client_ip, self.limits.per_client_ip, window)]
+
+    def for_number(self, phone: phones.PhoneInfo) -> list[RateLimit]:
+        return [
+            RateLimit("number", phone.e164, self.limits.per_number, timedelta(hours=self.limits.number_window_hours)),
+            RateLimit(
+                "prefix", phone.prefix, self.limits.per_prefix, timedelta(minutes=self.limits.prefix_window_minutes)
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class WebForm:
+    phone: str
+    program: str
+    captcha_token: str | None
+    consent_text: str
+    use_double_opt_in: bool = True
+    language: str | None = None
+    page_url: str | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
+    origin: str | None = None
+
+    def evidence(self, captcha: CaptchaResult) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "client_ip": self.client_ip,
+            "user_agent": (self.user_agent or "")[:EVIDENCE_TEXT_LIMIT] or None,
+            "page_url": (self.page_url or "")[:EVIDENCE_TEXT_LIMIT] or None,
+            "origin": self.origin,
+            "consent_text": self.consent_text[:EVIDENCE_TEXT_LIMIT],
+            "consent_text_hash": consent.text_hash(self.consent_text),
+            "language": self.language,
+            "captcha": captcha.evidence(),
+        }
+        return {key: value for key, value in found.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class SignupDeps:
+    config: ProgramConfig
+    store: NumberStore
+    outbound: OutboundRequests
+    events: EventSink
+    captcha: Captcha
+    limiter: RateLimiter
+    breakers: BreakerSource
+    clock: Clock
+    policy: RateLimitPolicy = field(default_factory=RateLimitPolicy)
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    phone: str
+    action: SubscriptionAction
+    status: Status  # pending (a prompt is open) or subscribed
+    expires_at: datetime | None
+    prompt_sent: bool
+    reason: DoubleOptInReason | None = None  # why a confirmation is asked for, when one is
+
+
+# Decisions that send a message: the number's and its block's limits are counted for these only.
+SENDING = (SubscriptionAction.PROMPTED, SubscriptionAction.SUBSCRIBED)
+
+
+def _refuse_if_limited(limiter: RateLimiter, limits: Sequence[RateLimit], now: datetime) -> None:
+    if not limits:
+        return
+    refusal = limiter.consume(limits, now)
+    if refusal is not None:
+        what = {"ip": "this client", "number": "this number", "prefix": "numbers in this range"}
+        raise Rejected(
+            Rejection.RATE_LIMITED,
+            f"too many sign-ups from {what.get(refusal.limit.dimension, refusal.limit.dimension)}; try again later",
+            retry_at=refusal.retry_at,
+        )
+
+
+class _NumberLimits:
+    """The number's and its block's sign-up limits, counted once per request, before anything is
+    written, and only for a decision that sends a message (a refusal raised here writes nothing)."""
+
+    def __init__(self, limiter: RateLimiter, limits: Sequence[RateLimit], now: datetime) -> None:
+        self._limiter, self._limits, self._now = limiter, limits, now
+        self._counted = False
+
+    def count_once(self, decision: SubscriptionDecision) -> None:
+        if decision.action in SENDING and not self._counted:
+            _refuse_if_limited(self._limiter, self._limits, self._now)
+            self._counted = True
+
+
+def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
+    """A sign-up from the public web form, checked from the cheapest refusal to the costliest.
+
+    Client input is judged first (number, program, CAPTCHA token present), then the client IP's rate
+    limit (before the CAPTCHA, so a bot pays for its failures), the CAPTCHA, the pumping breakers, and
+    only for a request that will send a message the number's and its prefix's limits (so that failed
+    CAPTCHAs cannot use up a real person's sign-ups).
+    """
+    config = deps.config
+    phone = parse_number(form.phone, config)
+    check_destination(phone, form.program, config)
+    if not form.captcha_token:
+        raise Rejected(Rejection.CAPTCHA_MISSING, "captcha_token: complete the CAPTCHA and send its token")
+    now = deps.clock()
+    _refuse_if_limited(deps.limiter, deps.policy.for_client(form.client_ip), now)
+    captcha = deps.captcha.verify(form.captcha_token, form.client_ip)
+    if captcha.unavailable:
+        raise Rejected(Rejection.CAPTCHA_UNAVAILABLE, "the CAPTCHA could not be verified right now; try again")
+    if not captcha.passed:
+        raise Rejected(Rejection.CAPTCHA_FAILED, "captcha_token: the CAPTCHA was not passed; try it again")
+    breaker = breakers.blocking(phone, deps.breakers.open_breakers(now), client_ip=form.client_ip)
+    if breaker is not None:
+        raise Rejected(
+            Rejection.PUMPING_BREAKER,
+            "sign-ups for this number are paused while unusual traffic is investigated; try again later",
+            retry_at=breaker.expires_at,
+        )
+    evidence = form.evidence(captcha)
+    request_id = str(uuid.uuid4())
+    number_limits = _NumberLimits(deps.limiter, deps.policy.for_number(phone), now)
+
+    def decide(state: NumberState) -> SubscriptionDecision:
+        return subscribe(
+            state,
+            form.program,
+            config=config,
+            source=Source.WEB_FORM,
+            use_double_opt_in=form.use_double_opt_in,
+            now=now,
+            evidence=evidence,
+            language=form.language,
+            prompt_request_id=request_id,
+        )
+
+    stored = deps.store.update(phone.e164, decide, before_write=number_limits.count_once)
+    decision, events = stored.decision, stored.events
+    metadata: dict[str, Any] = {"source": Source.WEB_FORM.value}
+    if form.client_ip:
+        metadata["client_ip"] = form.client_ip  # the gate counts prompts per client IP for the detector
+    publish_prompt(decision, phone.e164, config, deps.outbound, metadata)
+    if decision.action is SubscriptionAction.SUBSCRIBED:  # a program without double opt-in: confirm at once
+        sender = config.sender_for_program(form.program)
+        deps.outbound.publish(
+            to_number(
+                phone.e164,
+                program=form.program,
+                category=Category.COMPLIANCE_REPLY,
+                body=config.programs[form.program].replies_for(form.language).confirmation,
+                sender=sender.number if sender else None,
+                metadata=metadata,
+            )
+        )
+    if events:
+        deps.events.publish(consent.bus_events(events))
+    subscribed = decision.action in (SubscriptionAction.SUBSCRIBED, SubscriptionAction.ALREADY_SUBSCRIBED)
+    return SignupResult(
+        phone=phone.e164,
+        action=decision.action,
+        status=Status.SUBSCRIBED if subscribed else Status.PENDING,
+        expires_at=decision.expires_at,
+        prompt_sent=decision.action is SubscriptionAction.PROMPTED,
+        reason=decision.reason,
+    )
