@@ -35,7 +35,8 @@ def run() -> list[str]:
     )
     from sms_consent import consent, send_gate, wiring
     from sms_consent.messages import Category, OutboundRequest
-    from sms_consent.repository import numbers
+    from sms_consent.ports import MediaReport
+    from sms_consent.repository.number_items import NumberStateItem, to_item
     from sms_consent_local.harness import function_environment
     from sms_consent_local.resources import create_resources
     from sms_consent_local.template import load_template
@@ -50,12 +51,13 @@ def run() -> list[str]:
         deps = replace(wiring.gate_deps(), clock=lambda: AFTERNOON)
         phones = [f"+1212555{index:04d}" for index in range(RECIPIENTS)]
         at = AFTERNOON - timedelta(days=40)
-        with numbers.NumberStateItem.batch_write() as batch:
+        state_items = wiring.stores_of(wiring.send_gate_settings()).numbers.table.model(NumberStateItem)
+        with state_items.batch_write() as batch:
             for phone in phones:
                 change = consent.grant(
                     consent.NumberState(phone=phone), "alerts", source="keyword", at=at, now=at, evidence={}
                 )
-                item = numbers.to_item(change.state)
+                item = to_item(change.state, state_items)
                 item.version = 1
                 batch.save(item)
         requests = [
@@ -78,9 +80,9 @@ def run() -> list[str]:
             started = time.perf_counter()
             naive = []
             for request in requests:
-                states = {phone: numbers.get(phone) for phone in request.recipients}
+                states = {phone: deps.store.get(phone) for phone in request.recipients}
                 situation = send_gate.Situation(
-                    states, deps.breakers.open_breakers(AFTERNOON), send_gate.MediaReport(), AFTERNOON
+                    states, deps.breakers.open_breakers(AFTERNOON), MediaReport(), AFTERNOON
                 )
                 naive.extend(send_gate.decide(request, deps.config, situation))
             naive_seconds = time.perf_counter() - started
@@ -88,7 +90,7 @@ def run() -> list[str]:
 
         with aws_calls.counting() as send_calls:
             decisions = send_gate.process(requests[0], deps)
-        allowed = sum(1 for d in decisions if d.decision is send_gate.Decision.ALLOW)
+        allowed = sum(1 for d in decisions if d.decision is send_gate.Verdict.ALLOW)
         writes = sum(
             v for k, v in send_calls.items() if k.split(".")[1] in ("UpdateItem", "PutItem", "TransactWriteItems")
         )
@@ -101,5 +103,5 @@ def run() -> list[str]:
         f"decisions/s: {RECIPIENTS / ours_seconds:,.0f} vs naive {RECIPIENTS / naive_seconds:,.0f} "
         f"({(RECIPIENTS / ours_seconds) / (RECIPIENTS / naive_seconds):.1f}x)",
         f"writes per allowed send: {writes / max(allowed, 1):.2f} ({writes} writes for {allowed} sends; target <= 1)",
-        f"decisions: {sum(1 for d in ours if d.decision is send_gate.Decision.ALLOW)} allowed of {len(ours)}",
+        f"decisions: {sum(1 for d in ours if d.decision is send_gate.Verdict.ALLOW)} allowed of {len(ours)}",
     ]

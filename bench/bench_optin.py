@@ -26,7 +26,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.bench_inbound import inbound_event
 
@@ -177,8 +177,9 @@ def _request_counts() -> list[str]:
         def breakers_expired() -> Response:
             # The warm container's breaker cache as it is once a minute: expired, so this request reloads it.
             from sms_consent import wiring
+            from sms_consent.adapters.breaker_cache import CachedBreakers
 
-            wiring.optin_deps().breakers._loaded_at = float("-inf")
+            cast(CachedBreakers, wiring.signup_deps().breakers)._loaded_at = float("-inf")
             return post(cold_number, cold_ip)
 
         cases.append(("new number, breaker cache expired (1/min)", breakers_expired))

@@ -122,7 +122,6 @@ def run() -> list[str]:
     from sms_consent import pumping, wiring
     from sms_consent.breakers import blocking
     from sms_consent.phones import parse
-    from sms_consent.repository import breakers, counters
     from sms_consent_local.harness import function_environment
     from sms_consent_local.resources import create_resources
     from sms_consent_local.template import load_template
@@ -136,7 +135,9 @@ def run() -> list[str]:
             function_environment(template, "PumpingDetectorFunction", created.physical, outbox_path=Path("/dev/null"))
         )
         wiring.reset()
-        wiring.settings()
+        settings = wiring.pumping_detector_settings()
+        found = wiring.stores_of(settings)
+        events = wiring.events_of(settings)
         config = pumping.PumpingConfig()
         # Four weeks of history for every country and slot, seeded through the repository.
         for country in COUNTRIES:
@@ -146,7 +147,9 @@ def run() -> list[str]:
                 for slot in range(2016)
             }  # fmt: skip
             total = sum(sum(weeks) for weeks in history.values())
-            counters.seed_baseline("country", country, history, prompts=total, confirmations=int(total * CONVERSION))
+            found.counters.seed_baseline(
+                "country", country, history, prompts=total, confirmations=int(total * CONVERSION)
+            )
 
         attacks = _attacks()
         attack_keys: set[tuple[str, str]] = set()
@@ -156,13 +159,13 @@ def run() -> list[str]:
         for tick in range(TICKS):
             bucket = START + timedelta(minutes=5 * tick)
             moment = bucket + timedelta(seconds=30)
-            open_now = breakers.open_breakers(moment)
+            open_now = found.breakers.open_breakers(moment)
             for country in COUNTRIES:
                 for _ in range(poisson(rng, expected(country, bucket))):
                     phone = parse(random_number(rng, country))
                     if blocking(phone, open_now):
                         continue
-                    counters.record_prompt(phone, f"100.64.{rng.randrange(250)}.{rng.randrange(250)}", moment)
+                    found.counters.record_prompt(phone, f"100.64.{rng.randrange(250)}.{rng.randrange(250)}", moment)
                     if rng.random() < CONVERSION:
                         pending_confirmations.append((tick + rng.choice((0, 0, 1)), phone.e164))
             for attack in attacks:
@@ -176,20 +179,18 @@ def run() -> list[str]:
                     covered = blocking(phone, open_now) or (open_now.get(("ip", ip)) if ip else None)
                     if covered:
                         continue
-                    counters.record_prompt(phone, ip, moment)
+                    found.counters.record_prompt(phone, ip, moment)
                     attack.sent += 1
                     if attack.legitimate and rng.random() < CONVERSION:
                         pending_confirmations.append((tick + rng.choice((0, 0, 1)), phone.e164))
             due = [entry for entry in pending_confirmations if entry[0] <= tick]
             pending_confirmations = [entry for entry in pending_confirmations if entry[0] > tick]
             for _, number in due:
-                counters.record_confirmation(parse(number), moment)
+                found.counters.record_confirmation(parse(number), moment)
 
             run_at = bucket + pumping.BUCKET + timedelta(seconds=5)
             with aws_calls.counting() as calls:
-                detection = pumping.run_tick(
-                    counters.DynamoCounters(), breakers.DynamoBreakers(), wiring.event_sink(), config, run_at
-                )
+                detection = pumping.run_tick(found.counters, found.breakers, events, config, run_at)
             requests_per_run.append(aws_calls.total(calls, "dynamodb"))
             if os.environ.get("PUMPING_BENCH_DEBUG") and detection.trips:
                 print(tick, [(t.rule, t.dimension, t.key) for t in detection.trips])

@@ -34,7 +34,6 @@ from sms_consent_local import aws_calls  # noqa: E402
 aws_calls.install()  # before any client exists, so that request counts see every client
 
 from sms_consent import wiring  # noqa: E402
-from sms_consent.repository.table import bind  # noqa: E402
 from sms_consent_local.harness import FunctionRunner  # noqa: E402
 
 REGION = "us-east-1"
@@ -126,6 +125,11 @@ class AwsStack:
         }
 
 
+def stores() -> wiring.Stores:
+    """The stores on the test stack's table (the one the functions' environment names)."""
+    return wiring.stores(os.environ["TABLE_NAME"], os.environ["AWS_REGION"])
+
+
 def load_event(relative: str) -> dict[str, Any]:
     """A sample event from events/ (e.g. "inbound_sms/help.json")."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / relative).read_text(encoding="utf-8"))
@@ -187,7 +191,6 @@ def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSt
         _add_probe(stack, "outbound", topic_arn=stack.outbound_topic_arn)
         _add_probe(stack, "bus", bus=stack.event_bus_name)
         wiring.reset()
-        bind(stack.table_name, REGION)
         yield stack
         wiring.reset()
 

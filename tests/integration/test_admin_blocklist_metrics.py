@@ -11,9 +11,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from sms_consent import consent, wiring
 from sms_consent.api import blocklist_routes, metrics_routes
-from sms_consent.repository import numbers
 from sms_consent_local.harness import LambdaContext
-from tests.conftest import AwsStack, api_request
+from tests.conftest import AwsStack, api_request, stores
 
 CONTEXT = LambdaContext("AdminApiFunction")
 
@@ -48,7 +47,7 @@ def test_put_search_delete(call: Any, aws_stack: AwsStack) -> None:
     assert status == 200
     assert body["phone"] == "+14155550123"
     assert body["type"] == 3
-    assert numbers.get("+14155550123").block is not None
+    assert stores().numbers.get("+14155550123").block is not None
     assert [e["detail-type"] for e in aws_stack.bus_events()] == ["NumberBlocked"]
 
     status, page, _ = call("GET", "/v1/blocklist", query={"type": "all", "text": "stop"})
@@ -62,7 +61,7 @@ def test_put_search_delete(call: Any, aws_stack: AwsStack) -> None:
         path_parameters={"phone": "+14155550123"},
     )
     assert status == 204
-    assert numbers.get("+14155550123").block is None
+    assert stores().numbers.get("+14155550123").block is None
     assert [e["detail-type"] for e in aws_stack.bus_events()] == ["NumberUnblocked"]
 
 
@@ -116,9 +115,9 @@ def test_invalid_block_bodies_are_rejected_not_crashed(call: Any, body: str) -> 
 def test_metrics_follow_consent_changes(call: Any) -> None:
     now = wiring.utc_now()
     for phone in ("+14155550123", "+14155550124"):
-        numbers.update_with_retry(
+        stores().numbers.update(
             phone,
-            lambda s, p=phone: consent.request_confirmation(
+            lambda s, p=phone: consent.request_confirmation(  # type: ignore[misc]
                 s,
                 "alerts",
                 source="web_form",
@@ -129,14 +128,14 @@ def test_metrics_follow_consent_changes(call: Any) -> None:
                 evidence={},
             ),
         )
-    numbers.update_with_retry(
+    stores().numbers.update(
         "+14155550123", lambda s: consent.grant(s, "alerts", source="keyword", at=now, now=now, evidence={})
     )
     status, body, _ = call("GET", "/v1/metrics", query={"program": "alerts"})
     assert status == 200
     assert (body["prompts"], body["confirmations"], body["opt_ins"], body["subscribers"]) == (2, 1, 1, 1)
     assert body["double_opt_in_conversion"] == 0.5
-    numbers.update_with_retry(
+    stores().numbers.update(
         "+14155550123", lambda s: consent.revoke(s, "alerts", source="keyword", at=now, now=now, evidence={})
     )
     _, body, _ = call("GET", "/v1/metrics", query={"program": "alerts"})

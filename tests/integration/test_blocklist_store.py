@@ -6,20 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sms_consent import consent
+from sms_consent import blocklist, consent
 from sms_consent.blocklist import SearchFilter, parse_import, to_csv
-from sms_consent.repository import blocklist as store
-from sms_consent.repository import numbers
-from tests.conftest import AwsStack
+from sms_consent.ports import BadCursor
+from tests.conftest import AwsStack, stores
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def _block(phone: str, block_type: int, text: str, days: int) -> None:
     now = T0 + timedelta(days=days)
-    numbers.update_with_retry(
+    stores().numbers.update(
         phone,
-        lambda state: consent.block(
+        lambda state: blocklist.block(
             state, block_type=block_type, reason="opt-out", text=text, source="admin", now=now, evidence={}
         ),
     )
@@ -35,14 +34,20 @@ def entries(aws_stack: AwsStack) -> None:
 
 @pytest.mark.usefixtures("entries")
 def test_search_filters_combine() -> None:
-    everything, cursor = store.search(SearchFilter())
+    everything, cursor = stores().blocklist.search(SearchFilter())
     assert [e.phone for e in everything] == ["+14155550101", "+14155550102", "+447911123456", "+14155550104"]
     assert cursor is None
-    assert [e.phone for e in store.search(SearchFilter(block_type=3))[0]] == ["+447911123456", "+14155550104"]
-    assert [e.phone for e in store.search(SearchFilter(phone_prefix="44"))[0]] == ["+447911123456"]
-    assert [e.phone for e in store.search(SearchFilter(text="STOP"))[0]] == ["+14155550101", "+447911123456"]
+    assert [e.phone for e in stores().blocklist.search(SearchFilter(block_type=3))[0]] == [
+        "+447911123456",
+        "+14155550104",
+    ]
+    assert [e.phone for e in stores().blocklist.search(SearchFilter(phone_prefix="44"))[0]] == ["+447911123456"]
+    assert [e.phone for e in stores().blocklist.search(SearchFilter(text="STOP"))[0]] == [
+        "+14155550101",
+        "+447911123456",
+    ]
     window = SearchFilter(date_from=T0 + timedelta(days=1), date_to=T0 + timedelta(days=2))
-    assert [e.phone for e in store.search(window)[0]] == ["+14155550102", "+447911123456"]
+    assert [e.phone for e in stores().blocklist.search(window)[0]] == ["+14155550102", "+447911123456"]
 
 
 @pytest.mark.usefixtures("entries")
@@ -50,7 +55,7 @@ def test_pages_do_not_skip_or_repeat() -> None:
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        page, cursor = store.search(SearchFilter(), limit=1, cursor=cursor)
+        page, cursor = stores().blocklist.search(SearchFilter(), limit=1, cursor=cursor)
         seen.extend(entry.phone for entry in page)
         if cursor is None:
             break
@@ -59,23 +64,23 @@ def test_pages_do_not_skip_or_repeat() -> None:
 
 @pytest.mark.usefixtures("entries")
 def test_unblock_removes_the_entry_and_keeps_the_audit() -> None:
-    numbers.update_with_retry(
-        "+14155550102", lambda state: consent.unblock(state, source="admin", now=T0 + timedelta(days=9), evidence={})
+    stores().numbers.update(
+        "+14155550102", lambda state: blocklist.unblock(state, source="admin", now=T0 + timedelta(days=9), evidence={})
     )
-    assert "+14155550102" not in [e.phone for e in store.search(SearchFilter())[0]]
-    trail = [event.event_type for event in numbers.history("+14155550102")]
+    assert "+14155550102" not in [e.phone for e in stores().blocklist.search(SearchFilter())[0]]
+    trail = [event.event_type for event in stores().numbers.history("+14155550102")]
     assert trail == [consent.EventType.BLOCKED, consent.EventType.UNBLOCKED]
 
 
 @pytest.mark.usefixtures("aws_stack")
 def test_bad_cursor_is_rejected() -> None:
-    with pytest.raises(store.BadCursor):
-        store.search(SearchFilter(), cursor="not-base64!")
+    with pytest.raises(BadCursor):
+        stores().blocklist.search(SearchFilter(), cursor="not-base64!")
 
 
 @pytest.mark.usefixtures("entries")
 def test_export_round_trips_through_import() -> None:
-    text = to_csv(store.export(SearchFilter()))
+    text = to_csv(stores().blocklist.export(SearchFilter()))
     rows, problems = parse_import(text, "US")
     assert problems == []
     assert [(row.phone, row.block_type) for row in rows] == [

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sms_consent import consent
+from sms_consent import blocklist, consent
 from sms_consent.consent import Change, NumberState
-from sms_consent.repository import numbers
-from tests.conftest import EVENTS_DIR, AwsStack, load_event
+from tests.conftest import EVENTS_DIR, AwsStack, load_event, stores
 
 Setup = Callable[[NumberState], Change]
 SAMPLE_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -25,7 +24,9 @@ def _blocked(state: NumberState) -> Change:
     )
     return consent.merge(
         subscribed,
-        consent.block(subscribed.state, block_type=1, reason="abuse", text="", source="admin", now=_now(), evidence={}),
+        blocklist.block(
+            subscribed.state, block_type=1, reason="abuse", text="", source="admin", now=_now(), evidence={}
+        ),
     )
 
 
@@ -131,11 +132,11 @@ def test_sample(aws_stack: AwsStack, sample: str) -> None:
         return
     phone = _origin(sample)
     if expected.setup is not None:
-        numbers.update_with_retry(phone, expected.setup)
+        stores().numbers.update(phone, expected.setup)
     result = aws_stack.invoke("InboundSmsFunction", str(path))
     assert result["processed"] == expected.processed
     assert len(aws_stack.outbound_requests()) == expected.replies
-    state = numbers.get(phone) if expected.statuses else None
+    state = stores().numbers.get(phone) if expected.statuses else None
     for program, status in expected.statuses.items():
         assert state is not None
         current = state.status(program)

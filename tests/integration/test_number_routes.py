@@ -13,8 +13,7 @@ import pytest
 
 from sms_consent import consent
 from sms_consent.consent import EventType, Status
-from sms_consent.repository import numbers
-from tests.conftest import AwsStack, api_request
+from tests.conftest import AwsStack, api_request, stores
 
 PHONE = "+14155550177"
 OTHER = "+14155550178"
@@ -54,7 +53,7 @@ def link(stack: AwsStack, user_id: str, phone: str) -> tuple[int, dict[str, Any]
 
 def consumer_stop(phone: str, program: str = "alerts") -> None:
     at = datetime.now(UTC) - timedelta(minutes=5)
-    numbers.update_with_retry(
+    stores().numbers.update(
         phone,
         lambda state: consent.revoke(
             consent.grant(state, program, source="keyword", at=at - timedelta(days=1), now=at, evidence={}).state,
@@ -97,8 +96,8 @@ def test_which_sources_enter_double_opt_in(
         assert document["programs"]["alerts"]["pending"]["source"] == body["source"]
     else:
         assert requests == []
-        assert numbers.get(PHONE).status("alerts") is Status.SUBSCRIBED
-    (event,) = numbers.history(PHONE)
+        assert stores().numbers.get(PHONE).status("alerts") is Status.SUBSCRIBED
+    (event,) = stores().numbers.history(PHONE)
     assert event.source == body["source"]
     assert event.evidence["client_ip"] == "10.1.2.3"
 
@@ -114,7 +113,7 @@ def test_no_source_silently_undoes_a_consumer_opt_out(aws_stack: AwsStack, sourc
     assert "only the consumer" in document["result"]["detail"]
     assert document["programs"]["alerts"]["status"] == "unsubscribed"
     assert document["programs"]["alerts"]["pending"] is not None
-    assert numbers.get(PHONE).status("alerts") is Status.UNSUBSCRIBED
+    assert stores().numbers.get(PHONE).status("alerts") is Status.UNSUBSCRIBED
     assert [request["category"] for request in aws_stack.outbound_requests()] == ["optin_prompt"]
 
 
@@ -207,7 +206,7 @@ def test_bad_requests_are_problem_documents_that_change_nothing(
 
     assert answer == status
     assert detail.lower() in document["detail"].lower()
-    assert numbers.history(PHONE) == []
+    assert stores().numbers.history(PHONE) == []
     assert aws_stack.outbound_requests() == []
 
 
@@ -239,15 +238,15 @@ def test_a_user_who_changes_number_takes_their_statuses_along(aws_stack: AwsStac
     assert status == 200
     assert document["previous_phone"] == PHONE
     assert document["carried"] == {"alerts": "subscribed", "tone1": "unsubscribed"}
-    moved = numbers.get(OTHER)
+    moved = stores().numbers.get(OTHER)
     assert moved.status("alerts") is Status.SUBSCRIBED
     assert moved.status("tone1") is Status.UNSUBSCRIBED
     assert moved.programs["tone1"].consumer_opted_out  # the consumer's STOP stays theirs to undo
     assert get_number(aws_stack, PHONE)["users"] == ["bob"]
     assert get_number(aws_stack, OTHER)["users"] == ["alice"]
     # The old number keeps its own state: bob still uses it.
-    assert numbers.get(PHONE).status("alerts") is Status.SUBSCRIBED
-    carried = numbers.history(OTHER)
+    assert stores().numbers.get(PHONE).status("alerts") is Status.SUBSCRIBED
+    carried = stores().numbers.history(OTHER)
     assert {event.source for event in carried} == {"profile"}
     assert all(event.evidence["previous_phone"] == PHONE for event in carried)
     assert {"ConsentGranted", "ConsentRevoked"} <= {event["detail-type"] for event in aws_stack.bus_events()}
@@ -262,4 +261,4 @@ def test_a_move_never_subscribes_a_number_whose_own_consumer_opted_out(aws_stack
 
     assert status == 200
     assert document["carried"] == {"alerts": "kept_opted_out"}
-    assert numbers.get(OTHER).status("alerts") is Status.UNSUBSCRIBED
+    assert stores().numbers.get(OTHER).status("alerts") is Status.UNSUBSCRIBED

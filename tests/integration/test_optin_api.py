@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 from sms_consent import consent, wiring
+from sms_consent.breakers import Trip
 from sms_consent.config import parse_config
 from sms_consent.consent import EventType, Status
 from sms_consent.pumping import bucket_start
-from sms_consent.repository import breakers, counters, numbers
 from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
-from tests.conftest import AwsStack, api_request, load_event
+from tests.conftest import AwsStack, api_request, load_event, stores
 
 PHONE = "+14155550142"
 CONSENT_TEXT = (
@@ -99,7 +99,7 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert headers["Content-Type"] == "application/json"
     assert headers["Access-Control-Allow-Origin"] == "*"  # the template's AllowedOrigin default
 
-    state = numbers.get(PHONE)
+    state = stores().numbers.get(PHONE)
     pending = state.programs["alerts"].pending
     assert state.status("alerts") is Status.PENDING
     assert pending is not None
@@ -107,7 +107,9 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert pending.asked_at is not None  # stored: a reply sent before it cannot confirm this prompt
     assert before <= pending.asked_at <= pending.requested_at
 
-    (requested,) = [event for event in numbers.history(PHONE) if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED]
+    (requested,) = [
+        event for event in stores().numbers.history(PHONE) if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED
+    ]
     evidence = requested.evidence
     assert requested.source == "web_form"
     assert evidence["client_ip"] == "198.51.100.7"
@@ -127,7 +129,7 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert prompt["metadata"]["client_ip"] == "198.51.100.7"
     # The prompt is counted where the traffic-pumping detector reads: per country, 1k block and client IP.
     buckets = {bucket_start(sending), bucket_start(datetime.now(UTC))}  # the send may straddle two
-    counts = {key: value for start in buckets for key, value in counters.read_bucket(start).items()}
+    counts = {key: value for start in buckets for key, value in stores().counters.read_bucket(start).items()}
     assert counts[("country", "US")].prompts == 1
     assert counts[("prefix", "+14155550")].suffixes == frozenset({"142"})
     assert counts[("ip", "198.51.100.7")].numbers == frozenset({PHONE})
@@ -138,8 +140,8 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert "DoubleOptInRequested" in [event["detail-type"] for event in aws_stack.bus_events()]
 
     inbound(aws_stack, "YES")
-    assert numbers.get(PHONE).status("alerts") is Status.SUBSCRIBED
-    granted = numbers.history(PHONE)[-1]
+    assert stores().numbers.get(PHONE).status("alerts") is Status.SUBSCRIBED
+    granted = stores().numbers.history(PHONE)[-1]
     assert granted.event_type is EventType.GRANTED
     assert granted.evidence["inbound_message_id"].startswith("in-YES")
     assert "ConsentGranted" in [event["detail-type"] for event in aws_stack.bus_events()]
@@ -161,7 +163,9 @@ def test_a_resubmitted_form_answers_202_again_without_a_second_prompt(aws_stack:
     assert second[1]["prompt_sent"] is False
     assert second[1]["expires_at"] == first[1]["expires_at"]
     assert len(aws_stack.outbound_requests()) == 1
-    requests = [event for event in numbers.history(PHONE) if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED]
+    requests = [
+        event for event in stores().numbers.history(PHONE) if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED
+    ]
     assert len(requests) == 1
 
 
@@ -183,9 +187,9 @@ def test_the_confirmation_window_is_enforced_in_code_not_by_ttl(aws_stack: AwsSt
     # DynamoDB's TTL deletes late (moto never does): the pending item is still there after 31 days.
     inbound(aws_stack, "YES", at=datetime.now(UTC) + timedelta(days=31))
 
-    state = numbers.get(PHONE)
+    state = stores().numbers.get(PHONE)
     assert state.status("alerts") is not Status.SUBSCRIBED
-    assert not [event for event in numbers.history(PHONE) if event.event_type is EventType.GRANTED]
+    assert not [event for event in stores().numbers.history(PHONE) if event.event_type is EventType.GRANTED]
 
 
 def test_only_the_consumer_undoes_an_opt_out_a_web_form_starts_a_double_opt_in(aws_stack: AwsStack) -> None:
@@ -193,7 +197,7 @@ def test_only_the_consumer_undoes_an_opt_out_a_web_form_starts_a_double_opt_in(a
     deliver_outbound(aws_stack)
     inbound(aws_stack, "YES")
     inbound(aws_stack, "STOP")
-    assert numbers.get(PHONE).status("alerts") is Status.UNSUBSCRIBED
+    assert stores().numbers.get(PHONE).status("alerts") is Status.UNSUBSCRIBED
     aws_stack.outbound_envelopes()
 
     # Even a form that does not ask for double opt-in cannot resubscribe an opted-out number.
@@ -201,10 +205,10 @@ def test_only_the_consumer_undoes_an_opt_out_a_web_form_starts_a_double_opt_in(a
 
     assert (status, body["status"], body["prompt_sent"]) == (202, "pending", True)
     assert body["double_opt_in_reason"] == "consumer_opted_out"  # the response says why
-    assert numbers.get(PHONE).status("alerts") is Status.UNSUBSCRIBED
+    assert stores().numbers.get(PHONE).status("alerts") is Status.UNSUBSCRIBED
     (prompt,) = aws_stack.outbound_requests()
     assert prompt["category"] == "optin_prompt"
-    last = numbers.history(PHONE)[-1]
+    last = stores().numbers.history(PHONE)[-1]
     assert last.event_type is EventType.DOUBLE_OPT_IN_REQUESTED
     assert last.evidence["double_opt_in_reason"] == "consumer_opted_out"
 
@@ -247,7 +251,7 @@ def test_rejections_are_problem_documents_and_send_nothing(
     if problem:
         assert document["type"] == f"urn:sms-consent:problem:{problem}"
     assert aws_stack.outbound_requests() == []
-    assert numbers.history(PHONE) == []
+    assert stores().numbers.history(PHONE) == []
 
 
 @pytest.mark.parametrize(
@@ -286,7 +290,7 @@ def test_a_body_that_is_not_json_by_its_media_type_gets_415(aws_stack: AwsStack,
 
 
 def test_a_refusal_tells_a_browser_on_another_origin_when_to_retry(aws_stack: AwsStack) -> None:
-    breakers.open_breaker("country", "US", rule="volume_spike", now=datetime.now(UTC), figures={}, previous=None)
+    stores().breakers.open_breaker(Trip("volume_spike", "country", "US", {}, {}), now=datetime.now(UTC), previous=None)
     status, _, headers = post(aws_stack, form(), headers={"Origin": "https://shop.example.com"})
 
     assert status == 429
@@ -342,7 +346,7 @@ def test_one_number_gets_at_most_five_prompts_a_day(aws_stack: AwsStack, monkeyp
 )
 def test_open_pumping_breakers_stop_sign_ups(aws_stack: AwsStack, dimension: str, key: str, ip: str) -> None:
     now = datetime.now(UTC)
-    breakers.open_breaker(dimension, key, rule="range_sweep", now=now, figures={"prompts": 40}, previous=None)
+    stores().breakers.open_breaker(Trip("range_sweep", dimension, key, {"prompts": 40}, {}), now=now, previous=None)
 
     status, document, headers = post(aws_stack, form(), ip=ip)
 
@@ -350,11 +354,11 @@ def test_open_pumping_breakers_stop_sign_ups(aws_stack: AwsStack, dimension: str
     assert document["type"] == "urn:sms-consent:problem:pumping-breaker"
     assert 1500 <= int(headers["Retry-After"]) <= 1800  # a first trip stays open 30 minutes
     assert aws_stack.outbound_requests() == []
-    assert numbers.history(PHONE) == []
+    assert stores().numbers.history(PHONE) == []
 
 
 def test_a_breaker_elsewhere_does_not_stop_this_number(aws_stack: AwsStack) -> None:
-    breakers.open_breaker("country", "CA", rule="volume_spike", now=datetime.now(UTC), figures={}, previous=None)
+    stores().breakers.open_breaker(Trip("volume_spike", "country", "CA", {}, {}), now=datetime.now(UTC), previous=None)
     assert post(aws_stack, form())[0] == 202
 
 

@@ -13,12 +13,12 @@ import boto3
 import pytest
 
 from sms_consent import consent, pumping, send_gate, wiring
+from sms_consent.breakers import Trip
 from sms_consent.messages import Category, OutboundRequest
 from sms_consent.phones import parse
-from sms_consent.repository import breakers, counters, numbers
 from sms_consent.send_gate import Reason
 from sms_consent_local import aws_calls
-from tests.conftest import AwsStack, load_event
+from tests.conftest import AwsStack, load_event, stores
 
 NOON = datetime(2026, 11, 23, 12, 1, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
 TICK = pumping.bucket_start(NOON) + pumping.BUCKET + timedelta(seconds=5)
@@ -26,22 +26,22 @@ TICK = pumping.bucket_start(NOON) + pumping.BUCKET + timedelta(seconds=5)
 
 def tick(now: datetime = TICK) -> pumping.Detection:
     return pumping.run_tick(
-        counters.DynamoCounters(), breakers.DynamoBreakers(), wiring.event_sink(), pumping.PumpingConfig(), now
+        stores().counters, stores().breakers, wiring.events_of(wiring.inbound_settings()), pumping.PumpingConfig(), now
     )
 
 
 def test_sweep_opens_a_breaker_the_gate_honours_and_alerts(aws_stack: AwsStack) -> None:
     for suffix in range(100, 108):  # +1 415 555 0100 ... 0107: a sequential sweep of one 1k block
-        counters.record_prompt(parse(f"+14155550{suffix}"), "198.51.100.7", NOON)
+        stores().counters.record_prompt(parse(f"+14155550{suffix}"), "198.51.100.7", NOON)
     detection = tick()
     rules = {(trip.rule, trip.dimension) for trip in detection.trips}
     assert ("range_sweep", "prefix") in rules
-    open_now = breakers.open_breakers(TICK)
+    open_now = stores().breakers.open_breakers(TICK)
     assert ("prefix", "+14155550") in open_now
     assert open_now[("prefix", "+14155550")].expires_at == TICK + timedelta(minutes=30)
 
     at = TICK - timedelta(days=1)
-    numbers.update_with_retry(
+    stores().numbers.update(
         "+14155550150", lambda s: consent.grant(s, "alerts", source="keyword", at=at, now=at, evidence={})
     )
     deps = replace(wiring.gate_deps(), clock=lambda: TICK + timedelta(minutes=1))
@@ -66,22 +66,22 @@ def test_repeated_trips_escalate(aws_stack: AwsStack) -> None:
     for day in range(3):
         moment = NOON + timedelta(days=day)
         for index in range(70):
-            counters.record_prompt(parse(f"+3712{index:07d}"), None, moment)  # Latvia: new, then spiking
+            stores().counters.record_prompt(parse(f"+3712{index:07d}"), None, moment)  # Latvia: new, then spiking
         tick(pumping.bucket_start(moment) + pumping.BUCKET + timedelta(seconds=5))
-        breaker = breakers.all_breakers()[("country", "LV")]
+        breaker = stores().breakers.all_breakers()[("country", "LV")]
         durations.append(breaker.expires_at - breaker.opened_at)
     assert durations == [timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12)]
 
 
 def test_record_only_reports_without_breakers(aws_stack: AwsStack) -> None:
     for index in range(70):
-        counters.record_prompt(parse(f"+3712{index:07d}"), None, NOON)
+        stores().counters.record_prompt(parse(f"+3712{index:07d}"), None, NOON)
     detection = pumping.run_tick(
-        counters.DynamoCounters(), breakers.DynamoBreakers(), wiring.event_sink(),
+        stores().counters, stores().breakers, wiring.events_of(wiring.inbound_settings()),
         pumping.PumpingConfig(mode="record_only"), TICK,
     )  # fmt: skip
     assert detection.trips
-    assert breakers.all_breakers() == {}
+    assert stores().breakers.all_breakers() == {}
     assert any(e["detail-type"] == "TrafficPumpingSuspected" for e in aws_stack.bus_events())
 
 
@@ -92,14 +92,14 @@ def _subscriptions(count: int, start: int) -> None:
                                   "version": {"N": "1"}}}}
         for i in range(count)
     ]  # fmt: skip
-    table = wiring.settings().table_name
+    table = stores().numbers.table.name
     for offset in range(0, len(items), 25):
         client.batch_write_item(RequestItems={table: items[offset : offset + 25]})
 
 
 def test_detector_cost_does_not_grow_with_subscriptions(aws_stack: AwsStack) -> None:
     for index in range(30):
-        counters.record_prompt(parse(f"+1415555{index:04d}"), "198.51.100.7", NOON)
+        stores().counters.record_prompt(parse(f"+1415555{index:04d}"), "198.51.100.7", NOON)
     counts: list[int] = []
     for total in (1_000, 100_000):
         _subscriptions(total - ((counts and 1_000) or 0), start=len(counts) * 1_000_000)
@@ -119,13 +119,11 @@ def test_scheduled_event_runs_the_detector(aws_stack: AwsStack) -> None:
 def test_a_failed_run_leaves_breakers_as_they_were(aws_stack: AwsStack) -> None:
     from sms_consent.adapters.event_bus import EventBridgeSink
 
-    existing = breakers.open_breaker("country", "FR", rule="volume_spike", now=TICK, figures={}, previous=None)
+    existing = stores().breakers.open_breaker(Trip("volume_spike", "country", "FR", {}, {}), now=TICK, previous=None)
     for index in range(70):
-        counters.record_prompt(parse(f"+3712{index:07d}"), None, NOON)
+        stores().counters.record_prompt(parse(f"+3712{index:07d}"), None, NOON)
     missing_bus = EventBridgeSink(boto3.client("events", region_name=aws_stack.region), "no-such-bus")
     with pytest.raises(Exception, match=r"no-such-bus|ResourceNotFound"):
-        pumping.run_tick(
-            counters.DynamoCounters(), breakers.DynamoBreakers(), missing_bus, pumping.PumpingConfig(), TICK
-        )
-    after = breakers.all_breakers()
+        pumping.run_tick(stores().counters, stores().breakers, missing_bus, pumping.PumpingConfig(), TICK)
+    after = stores().breakers.all_breakers()
     assert after[("country", "FR")] == existing

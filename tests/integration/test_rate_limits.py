@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sms_consent.optins import RateLimit
-from sms_consent.repository import rate_limits
-from tests.conftest import AwsStack
+from sms_consent.ports import RateLimit
+from tests.conftest import AwsStack, stores
 
 NOW = datetime(2026, 12, 1, 10, 17, 5, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -24,7 +23,7 @@ def test_concurrent_requests_never_pass_a_limit_together(aws_stack: AwsStack) ->
 
     def attempt() -> None:
         start.wait()
-        passed.append(rate_limits.consume([limit], NOW) is None)
+        passed.append(stores().rate_limits.consume([limit], NOW) is None)
 
     threads = [threading.Thread(target=attempt) for _ in range(12)]
     for thread in threads:
@@ -33,25 +32,25 @@ def test_concurrent_requests_never_pass_a_limit_together(aws_stack: AwsStack) ->
         thread.join()
 
     assert passed.count(True) == 3
-    assert rate_limits.hits(limit, NOW) == 3
+    assert stores().rate_limits.hits(limit, NOW) == 3
 
 
 def test_several_limits_are_taken_all_or_none(aws_stack: AwsStack) -> None:
     number = RateLimit("number", "+14155550142", 5, timedelta(days=1))
     prefix = RateLimit("prefix", "+14155550", 2, HOUR)
 
-    results = [rate_limits.consume([number, prefix], NOW) for _ in range(3)]
+    results = [stores().rate_limits.consume([number, prefix], NOW) for _ in range(3)]
 
     assert results[:2] == [None, None]
     refusal = results[2]
     assert refusal is not None
     assert refusal.limit == prefix
     assert refusal.retry_at == datetime(2026, 12, 1, 11, 0, tzinfo=UTC)  # the end of the fixed hour
-    assert rate_limits.hits(number, NOW) == 2  # the refused request took nothing from the number
+    assert stores().rate_limits.hits(number, NOW) == 2  # the refused request took nothing from the number
 
 
 def test_a_new_window_starts_from_zero(aws_stack: AwsStack) -> None:
     limit = RateLimit("ip", "203.0.113.9", 1, HOUR)
-    assert rate_limits.consume([limit], NOW) is None
-    assert rate_limits.consume([limit], NOW + timedelta(minutes=40)) is not None
-    assert rate_limits.consume([limit], NOW + timedelta(minutes=43)) is None  # 11:00 opened a new window
+    assert stores().rate_limits.consume([limit], NOW) is None
+    assert stores().rate_limits.consume([limit], NOW + timedelta(minutes=40)) is not None
+    assert stores().rate_limits.consume([limit], NOW + timedelta(minutes=43)) is None  # 11:00 opened a new window

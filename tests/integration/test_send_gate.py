@@ -16,11 +16,11 @@ from botocore.stub import Stubber
 
 from sms_consent import consent, send_gate, wiring
 from sms_consent.adapters.senders import EndUserMessagingSender
+from sms_consent.breakers import Trip
 from sms_consent.consent import Status
 from sms_consent.messages import Category, OutboundRequest
-from sms_consent.repository import breakers, numbers
-from sms_consent.send_gate import Decision, Reason
-from tests.conftest import AwsStack, api_request, load_event
+from sms_consent.send_gate import Reason, Verdict
+from tests.conftest import AwsStack, api_request, load_event, stores
 
 SUBSCRIBED = "+12125550123"
 STRANGER = "+12125550124"
@@ -30,7 +30,7 @@ NIGHT = datetime(2026, 11, 23, 23, 0, tzinfo=ZoneInfo("America/New_York")).astim
 
 def subscribe(phone: str, program: str = "alerts") -> None:
     at = AFTERNOON - timedelta(days=1)  # before every moment these tests decide at, whatever today's date
-    numbers.update_with_retry(phone, lambda s: consent.grant(s, program, source="keyword", at=at, now=at, evidence={}))
+    stores().numbers.update(phone, lambda s: consent.grant(s, program, source="keyword", at=at, now=at, evidence={}))
 
 
 def deps_at(moment: datetime) -> send_gate.GateDeps:
@@ -78,7 +78,7 @@ def test_check_route_gives_the_same_decisions_as_the_sns_path(aws_stack: AwsStac
     assert [(d["phone"], d["decision"], d["reason"]) for d in checked] == [
         (d.phone, d.decision.value, d.reason.value) for d in processed
     ]
-    assert aws_stack.outbox_lines() == [] or processed[0].decision is Decision.ALLOW
+    assert aws_stack.outbox_lines() == [] or processed[0].decision is Verdict.ALLOW
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_opt_out_instructions_are_appended_once_a_month(aws_stack: AwsStack) -> 
 def test_frequency_cap_holds_under_concurrent_gates(aws_stack: AwsStack) -> None:
     subscribe(SUBSCRIBED)
     deps = deps_at(AFTERNOON)
-    results: list[send_gate.RecipientDecision] = []
+    results: list[send_gate.GateDecision] = []
     lock = threading.Lock()
 
     def gate() -> None:
@@ -124,9 +124,9 @@ def test_frequency_cap_holds_under_concurrent_gates(aws_stack: AwsStack) -> None
         thread.start()
     for thread in threads:
         thread.join()
-    allowed = [d for d in results if d.decision is Decision.ALLOW]
+    allowed = [d for d in results if d.decision is Verdict.ALLOW]
     assert len(allowed) == 3  # alerts: 3 marketing messages per 24 hours
-    assert {d.reason for d in results if d.decision is not Decision.ALLOW} == {Reason.FREQUENCY_CAP}
+    assert {d.reason for d in results if d.decision is not Verdict.ALLOW} == {Reason.FREQUENCY_CAP}
     assert len(aws_stack.outbox_lines()) == 3
 
 
@@ -146,7 +146,7 @@ def test_quiet_hours_defer_through_the_queue_and_resend(aws_stack: AwsStack) -> 
     subscribe(SUBSCRIBED)
     late_evening = datetime(2026, 11, 24, 7, 50, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
     (decision,) = send_gate.process(marketing(SUBSCRIBED), deps_at(late_evening))
-    assert (decision.decision, decision.reason) == (Decision.DEFER, Reason.QUIET_HOURS)
+    assert (decision.decision, decision.reason) == (Verdict.DEFER, Reason.QUIET_HOURS)
     assert aws_stack.outbox_lines() == []
     sqs = boto3.client("sqs", region_name=aws_stack.region)
     queue = aws_stack.resources["DeferredSendQueue"]
@@ -169,7 +169,7 @@ def test_quiet_hours_defer_through_the_queue_and_resend(aws_stack: AwsStack) -> 
 def test_long_deferral_becomes_a_one_time_schedule(aws_stack: AwsStack) -> None:
     subscribe(SUBSCRIBED)
     (decision,) = send_gate.process(marketing(SUBSCRIBED), deps_at(NIGHT))
-    assert decision.decision is Decision.DEFER
+    assert decision.decision is Verdict.DEFER
     schedules = boto3.client("scheduler", region_name=aws_stack.region).list_schedules()["Schedules"]
     assert len(schedules) == 1
     detail = boto3.client("scheduler", region_name=aws_stack.region).get_schedule(Name=schedules[0]["Name"])
@@ -192,7 +192,7 @@ def test_carrier_opt_out_is_recorded(aws_stack: AwsStack) -> None:
         )  # fmt: skip
         (decision,) = send_gate.process(marketing(SUBSCRIBED), deps)
     assert decision.reason is Reason.OPTED_OUT
-    state = numbers.get(SUBSCRIBED)
+    state = stores().numbers.get(SUBSCRIBED)
     assert state.status("alerts") is Status.UNSUBSCRIBED
     assert state.programs["alerts"].source == "carrier"
     assert "ConsentRevoked" in [e["detail-type"] for e in aws_stack.bus_events()]
@@ -219,7 +219,7 @@ def test_mms_media_checked_with_head_object(aws_stack: AwsStack) -> None:
 
 def test_open_breaker_denies(aws_stack: AwsStack) -> None:
     subscribe(SUBSCRIBED)
-    breakers.open_breaker("country", "US", rule="volume_spike", now=AFTERNOON, figures={}, previous=None)
+    stores().breakers.open_breaker(Trip("volume_spike", "country", "US", {}, {}), now=AFTERNOON, previous=None)
     (decision,) = send_gate.process(marketing(SUBSCRIBED), deps_at(AFTERNOON))
     assert decision.reason is Reason.PUMPING_BREAKER
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sms_consent import consent
+from sms_consent import blocklist, consent
 from sms_consent.blocklist import MAX_IMPORT_ROWS, Entry, SearchFilter, parse_import, parse_type
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -55,15 +55,15 @@ def test_type_names(value: str | int, expected: int) -> None:
 
 def test_block_and_unblock_transitions() -> None:
     state = consent.NumberState(phone="+14155550123")
-    blocked = consent.block(state, block_type=1, reason="abuse", text="", source="admin", now=NOW, evidence={})
+    blocked = blocklist.block(state, block_type=1, reason="abuse", text="", source="admin", now=NOW, evidence={})
     assert blocked.state.block is not None
     assert blocked.state.block.blocks_inbound
     assert not blocked.state.block.blocks_outbound
-    again = consent.block(blocked.state, block_type=1, reason="abuse", text="", source="admin", now=NOW, evidence={})
+    again = blocklist.block(blocked.state, block_type=1, reason="abuse", text="", source="admin", now=NOW, evidence={})
     assert not again.changed
     with pytest.raises(ValueError, match="block type"):
-        consent.block(state, block_type=4, reason="", text="", source="admin", now=NOW, evidence={})
-    cleared = consent.unblock(blocked.state, source="admin", now=NOW, evidence={})
+        blocklist.block(state, block_type=4, reason="", text="", source="admin", now=NOW, evidence={})
+    cleared = blocklist.unblock(blocked.state, source="admin", now=NOW, evidence={})
     assert cleared.state.block is None
     assert cleared.events[0].event_type is consent.EventType.UNBLOCKED
 

@@ -7,7 +7,7 @@ corpus itself (what each text means) is tests/unit/test_keywords.py; this table 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,15 @@ import pytest
 import yaml
 
 from sms_consent import consent, inbound
+from sms_consent.clock import iso
 from sms_consent.config import ProgramConfig, parse_config
-from sms_consent.consent import AuditEvent, Change, NumberState, Status
-from sms_consent.inbound import Action
-from sms_consent.messages import BusEvent, Category, OutboundRequest
+from sms_consent.confirmations import ASK_ANSWERED, ASK_PENDING
+from sms_consent.consent import NumberState, Status
+from sms_consent.inbound_context import MAX_INBOUND_BODY, InboundSms
+from sms_consent.inbound_context import InboundAction as Action
+from sms_consent.messages import Category
 from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
+from tests.fakes import Bus, MemoryStore, Outbox, Signals
 
 PHONE = "+14155550123"
 TOLL_FREE = "+18005550100"
@@ -60,48 +64,6 @@ def _config() -> ProgramConfig:
 
 
 CONFIG = _config()
-
-
-class MemoryStore:
-    """The NumberStore port in memory: one state per number, events appended."""
-
-    def __init__(self, state: NumberState) -> None:
-        self.states = {state.phone: state}
-        self.events: list[AuditEvent] = []
-
-    def get(self, phone: str) -> NumberState:
-        return self.states.get(phone) or NumberState(phone=phone)
-
-    def get_many(self, phones: Sequence[str]) -> dict[str, NumberState]:
-        return {phone: self.get(phone) for phone in phones}
-
-    def update(self, phone: str, decide: Callable[[NumberState], Change]) -> tuple[NumberState, tuple[AuditEvent, ...]]:
-        change = decide(self.get(phone))
-        if not change.changed:
-            return self.get(phone), ()
-        self.states[phone] = replace(change.state, version=change.state.version + 1)
-        self.events.extend(change.events)
-        return self.states[phone], change.events
-
-    def history(self, phone: str) -> list[AuditEvent]:
-        return [event for event in self.events if event.phone == phone]
-
-
-@dataclass
-class Outbox:
-    requests: list[OutboundRequest] = field(default_factory=list)
-
-    def publish(self, request: OutboundRequest) -> str:
-        self.requests.append(request)
-        return request.request_id
-
-
-@dataclass
-class Bus:
-    events: list[BusEvent] = field(default_factory=list)
-
-    def publish(self, events: Sequence[BusEvent]) -> None:
-        self.events.extend(events)
 
 
 # ------------------------------------------------------------------ prior states
@@ -385,9 +347,10 @@ def run(item: Case, config: ProgramConfig = CONFIG) -> tuple[inbound.Outcome, Me
         outbound=outbox,
         events=bus,
         clock=lambda: AT + timedelta(seconds=2),
+        signals=Signals(),
         keyword_sets=inbound.keyword_sets_of(config),
     )
-    message = inbound.InboundSms(
+    message = InboundSms(
         originationNumber="(415) 555-0123",
         destinationNumber=item.to,
         messageBody=item.text,
@@ -426,7 +389,7 @@ def test_every_change_is_proved_with_the_message() -> None:
     assert event.evidence["inbound_message_id"] == "in-1"
     assert event.evidence["text"] == "Stop please"
     assert event.evidence["match_reason"] == "leading"
-    assert event.evidence["received_at"] == consent.iso(AT)
+    assert event.evidence["received_at"] == iso(AT)
     assert bus.events[0].detail["phone"] == PHONE
     assert bus.events[0].detail["evidence"]["text"] == "Stop please"
     assert outcome.events == (event,)
@@ -461,18 +424,18 @@ def test_the_confirmation_window_is_configurable() -> None:
 def test_the_menu_and_its_answer_are_both_in_the_audit_trail() -> None:
     state = subscribed("tone1", "tone2")(NumberState(phone=PHONE))
     store, outbox, bus = MemoryStore(state), Outbox(), Bus()
-    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, clock=lambda: AT)
+    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, signals=Signals(), clock=lambda: AT)
     for offset, text in enumerate(["STOP", "STOP TONE1"]):
-        message = inbound.InboundSms(
+        message = InboundSms(
             originationNumber=PHONE, destinationNumber=SHORT_CODE, messageBody=text, inboundMessageId=f"in-{offset}"
         )
         inbound.handle(message, AT + timedelta(seconds=offset), deps)
     menu, revoked, answered = store.history(PHONE)
-    assert (menu.program, menu.new_status, menu.evidence["text"]) == (None, inbound.ASK_PENDING, "STOP")
+    assert (menu.program, menu.new_status, menu.evidence["text"]) == (None, ASK_PENDING, "STOP")
     assert (revoked.program, revoked.new_status) == ("tone1", U)
     assert (answered.old_status, answered.new_status, answered.evidence["text"]) == (
-        inbound.ASK_PENDING,
-        inbound.ASK_ANSWERED,
+        ASK_PENDING,
+        ASK_ANSWERED,
         "STOP TONE1",
     )
     assert [request.body.split(" ")[0] for request in outbox.requests] == ["Send", "Polytone"]
@@ -489,8 +452,10 @@ def test_exactly_one_opt_out_confirmation_and_no_marketing_in_it() -> None:
 
 
 def test_an_origin_that_does_not_parse_is_unroutable() -> None:
-    deps = inbound.InboundDeps(CONFIG, MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus(), clock=lambda: AT)
-    message = inbound.InboundSms(
+    deps = inbound.InboundDeps(
+        CONFIG, MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus(), signals=Signals(), clock=lambda: AT
+    )
+    message = InboundSms(
         originationNumber="not-a-number", destinationNumber=TOLL_FREE, messageBody="STOP", inboundMessageId="x"
     )
     with pytest.raises(inbound.UnroutableMessage):
@@ -520,13 +485,11 @@ def test_malformed_payloads_that_might_be_opt_outs_are_retained(raw: str, retain
         ("STOP\x00\x07", "STOP  "),
         ("STOP\ud800", "STOP?"),  # a lone surrogate (invalid UTF-8 upstream)
         ("line one\nline two\ttab", "line one\nline two\ttab"),
-        ("STOP " + "x" * 20_000, ("STOP " + "x" * 20_000)[: inbound.MAX_INBOUND_BODY]),
+        ("STOP " + "x" * 20_000, ("STOP " + "x" * 20_000)[:MAX_INBOUND_BODY]),
     ],
 )
 def test_bodies_are_made_storable(body: str, expected: str) -> None:
-    message = inbound.InboundSms(
-        originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody=body, inboundMessageId="x"
-    )
+    message = InboundSms(originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody=body, inboundMessageId="x")
     assert message.messageBody == expected
 
 
@@ -534,9 +497,9 @@ def test_a_stop_sent_between_the_request_and_the_yes_wins_even_when_delivered_la
     """ALERTS, STOP, YES sent in that order, the STOP delivered last: in order the STOP closed the
     prompt, so the number ends opted out, never subscribed."""
     store, outbox, bus = MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus()
-    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, clock=lambda: AT)
+    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, signals=Signals(), clock=lambda: AT)
     for offset, text in [(0, "ALERTS"), (2, "YES"), (1, "STOP")]:
-        message = inbound.InboundSms(
+        message = InboundSms(
             originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody=text, inboundMessageId=f"in-{offset}"
         )
         inbound.handle(message, AT + timedelta(seconds=offset), deps)
@@ -560,10 +523,10 @@ def test_a_yes_sent_before_a_later_prompt_was_asked_for_cannot_confirm_it() -> N
     is still open, but that YES was sent before the START asked for it: it answers nothing, so the
     consent on record is never proved by a message sent before the prompt existed."""
     store, outbox, bus = MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus()
-    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, clock=lambda: AT + timedelta(minutes=5))
+    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, signals=Signals(), clock=lambda: AT + timedelta(minutes=5))
     outcomes = {}
     for offset, text in [(0, "ALERTS"), (2, "STOP"), (3, "START"), (1, "YES")]:
-        message = inbound.InboundSms(
+        message = InboundSms(
             originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody=text, inboundMessageId=f"in-{offset}"
         )
         outcomes[text] = inbound.handle(message, AT + timedelta(seconds=offset), deps)
@@ -572,7 +535,7 @@ def test_a_yes_sent_before_a_later_prompt_was_asked_for_cannot_confirm_it() -> N
     assert state.programs["alerts"].pending is not None  # START's prompt still waits for a real answer
     assert not [event for event in store.history(PHONE) if event.event_type is consent.EventType.GRANTED]
     # A YES sent after the START does confirm it, and the grant names that YES.
-    late_yes = inbound.InboundSms(
+    late_yes = InboundSms(
         originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody="YES", inboundMessageId="in-4"
     )
     inbound.handle(late_yes, AT + timedelta(seconds=4), deps)

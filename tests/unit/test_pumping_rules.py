@@ -8,9 +8,8 @@ import pytest
 
 from sms_consent.breakers import Breaker, blocking, escalated_duration
 from sms_consent.phones import parse
+from sms_consent.ports import Baseline, KeyCounts
 from sms_consent.pumping import (
-    Baseline,
-    KeyCounts,
     PumpingConfig,
     bucket_start,
     conversion_collapse,

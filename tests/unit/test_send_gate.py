@@ -12,15 +12,15 @@ from sms_consent import consent
 from sms_consent.breakers import Breaker
 from sms_consent.config import load_config
 from sms_consent.consent import NumberState, Status
+from sms_consent.frequency_caps import cap_window
 from sms_consent.messages import Category, OutboundRequest
+from sms_consent.ports import MediaReport
 from sms_consent.send_gate import (
     OPT_OUT_NOTICE,
-    Decision,
     InvalidRequest,
-    MediaReport,
     Reason,
     Situation,
-    cap_window,
+    Verdict,
     decide,
 )
 from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
@@ -36,7 +36,10 @@ def state(phone: str = NY, status: Status | None = Status.SUBSCRIBED, **changes:
     programs = {}
     if status is not None:
         at = AFTERNOON - timedelta(days=40)
-        pending = consent.Pending(at, at + timedelta(days=30), "web_form", "r1") if status is Status.PENDING else None
+        asked = AFTERNOON - timedelta(days=1)  # a confirmation still open at the moment decided
+        pending = (
+            consent.Pending(asked, asked + timedelta(days=30), "web_form", "r1") if status is Status.PENDING else None
+        )
         programs["alerts"] = consent.ProgramState(status, "keyword", at, at, pending=pending)
     return replace(NumberState(phone=phone, programs=programs), **changes)  # type: ignore[arg-type]
 
@@ -51,7 +54,7 @@ def one(
     breakers: dict[tuple[str, str], Breaker] | None = None,
     media: MediaReport | None = None,
     media_urls: tuple[str, ...] = (),
-) -> tuple[Decision, Reason, str]:
+) -> tuple[Verdict, Reason, str]:
     request = OutboundRequest(
         program="alerts", category=category, recipients=(phone,), body=body, media_urls=media_urls
     )
@@ -73,7 +76,7 @@ def test_invalid_number(category: Category) -> None:
 @pytest.mark.parametrize("category", ALL)
 def test_outbound_block_stops_everything_replies_included(category: Category) -> None:
     blocked = state(block=consent.Block(2, "abuse", "", AFTERNOON))
-    assert one(category, blocked)[:2] == (Decision.DENY, Reason.BLOCKED_OUTBOUND)
+    assert one(category, blocked)[:2] == (Verdict.DENY, Reason.BLOCKED_OUTBOUND)
     inbound_only = state(block=consent.Block(1, "abuse", "", AFTERNOON))
     assert one(category, inbound_only)[1] is not Reason.BLOCKED_OUTBOUND
 
@@ -137,7 +140,7 @@ EXPECTED = {
 }
 
 
-def _situation(name: str, category: Category) -> tuple[Decision, Reason, str]:
+def _situation(name: str, category: Category) -> tuple[Verdict, Reason, str]:
     window, _ = cap_window(CONFIG.programs["alerts"], category, AFTERNOON)
     opted_out = state(status=Status.UNSUBSCRIBED)
     if name == "premium_rate":
@@ -166,7 +169,7 @@ def _situation(name: str, category: Category) -> tuple[Decision, Reason, str]:
 def test_decision_table(situation: str, category: Category) -> None:
     decision, reason, _ = _situation(situation, category)
     assert reason is EXPECTED[situation][category]
-    expected_decision = {Reason.ALLOWED: Decision.ALLOW, Reason.QUIET_HOURS: Decision.DEFER}.get(reason, Decision.DENY)
+    expected_decision = {Reason.ALLOWED: Verdict.ALLOW, Reason.QUIET_HOURS: Verdict.DEFER}.get(reason, Verdict.DENY)
     assert decision is expected_decision
 
 
@@ -183,6 +186,16 @@ def test_instructions_count_in_the_segment_limit() -> None:
     limit_body = "x" * (153 * 4 - 5)  # fits 4 segments alone, not with the notice appended
     assert one(Category.MARKETING, state(optout_notice_at={"alerts": AFTERNOON}), body=limit_body)[1] is Reason.ALLOWED
     assert one(Category.MARKETING, state(), body=limit_body)[1] is Reason.MESSAGE_INVALID
+
+
+def test_an_expired_confirmation_reads_as_never_subscribed_as_in_the_api() -> None:
+    at = AFTERNOON - timedelta(days=40)
+    expired = consent.ProgramState(
+        Status.PENDING, "web_form", at, at, pending=consent.Pending(at, at + timedelta(days=30), "web_form", "r1")
+    )
+    number = replace(state(status=None), programs={"alerts": expired})
+    assert number.effective_status("alerts", AFTERNOON) is Status.UNSUBSCRIBED
+    assert one(Category.MARKETING, number)[:2] == (Verdict.DENY, Reason.NOT_SUBSCRIBED)
 
 
 def test_ask_pending_on_the_sender_counts_as_opted_out() -> None:

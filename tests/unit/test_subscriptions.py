@@ -1,4 +1,4 @@
-"""Who enters double opt-in, and what a user's move to a new number carries: `optins`' pure rules."""
+"""Who enters double opt-in (`subscriptions`), and what a user's move to a new number carries (`profiles`)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sms_consent import consent, optins
+from sms_consent import consent, profiles, subscriptions
 from sms_consent.config import load_config
 from sms_consent.consent import NumberState, Source, Status
-from sms_consent.optins import Carried, DoubleOptInReason
+from sms_consent.profiles import Carried
 from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
+from sms_consent.subscriptions import DoubleOptInReason, SubscriptionAction
 
 CONFIG = load_config(DEFAULT_PROGRAM_CONFIG)
 PHONE = "+14155550123"
@@ -42,34 +43,34 @@ def test_which_sources_enter_double_opt_in(
     source: Source, program_uses_it: bool, requested: bool, reason: DoubleOptInReason | None
 ) -> None:
     program = CONFIG.programs["alerts"] if program_uses_it else NO_DOUBLE_OPT_IN
-    assert optins.double_opt_in_reason(NumberState(PHONE), "alerts", program, source, requested) is reason
+    assert subscriptions.double_opt_in_reason(NumberState(PHONE), "alerts", program, source, requested) is reason
 
 
 @pytest.mark.parametrize("source", [Source.API, Source.IMPORT, Source.SDK, Source.WEB_FORM, Source.PROFILE])
 def test_after_a_consumer_opt_out_every_other_source_must_ask_the_consumer(source: Source) -> None:
-    reason = optins.double_opt_in_reason(opted_out("keyword"), "alerts", NO_DOUBLE_OPT_IN, source, False)
+    reason = subscriptions.double_opt_in_reason(opted_out("keyword"), "alerts", NO_DOUBLE_OPT_IN, source, False)
     assert reason is DoubleOptInReason.CONSUMER_OPTED_OUT
 
 
 def test_an_admin_opt_out_may_be_undone_by_an_admin() -> None:
-    assert optins.double_opt_in_reason(opted_out("api"), "alerts", NO_DOUBLE_OPT_IN, Source.API, False) is None
+    assert subscriptions.double_opt_in_reason(opted_out("api"), "alerts", NO_DOUBLE_OPT_IN, Source.API, False) is None
 
 
 def test_subscribe_opens_a_prompt_and_a_resubmission_within_ten_minutes_sends_none() -> None:
-    first = optins.subscribe(NumberState(PHONE), "alerts", config=CONFIG, source=Source.WEB_FORM,
+    first = subscriptions.subscribe(NumberState(PHONE), "alerts", config=CONFIG, source=Source.WEB_FORM,
                              use_double_opt_in=True, now=NOW, evidence={"page_url": "https://x.example"})  # fmt: skip
-    again = optins.subscribe(first.change.state, "alerts", config=CONFIG, source=Source.WEB_FORM,
+    again = subscriptions.subscribe(first.change.state, "alerts", config=CONFIG, source=Source.WEB_FORM,
                              use_double_opt_in=True, now=NOW + timedelta(minutes=9), evidence={})  # fmt: skip
-    later = optins.subscribe(first.change.state, "alerts", config=CONFIG, source=Source.WEB_FORM,
+    later = subscriptions.subscribe(first.change.state, "alerts", config=CONFIG, source=Source.WEB_FORM,
                              use_double_opt_in=True, now=NOW + timedelta(minutes=11), evidence={})  # fmt: skip
 
-    assert first.action is optins.Action.PROMPTED
+    assert first.action is SubscriptionAction.PROMPTED
     assert first.prompt is not None
     assert first.expires_at == NOW + timedelta(days=CONFIG.confirmation_window_days)
     assert first.change.state.status("alerts") is Status.PENDING
-    assert (again.action, again.prompt, again.change.events) == (optins.Action.PROMPT_RECENT, None, ())
+    assert (again.action, again.prompt, again.change.events) == (SubscriptionAction.PROMPT_RECENT, None, ())
     assert again.expires_at == first.expires_at
-    assert later.action is optins.Action.PROMPTED
+    assert later.action is SubscriptionAction.PROMPTED
 
 
 def test_a_move_carries_opt_outs_always_and_subscriptions_unless_the_new_consumer_opted_out() -> None:
@@ -78,8 +79,10 @@ def test_a_move_carries_opt_outs_always_and_subscriptions_unless_the_new_consume
     previous = consent.revoke(previous, "tone1", source="keyword", at=NOW, now=NOW, evidence={}).state
     later = NOW + timedelta(hours=1)
 
-    fresh, outcome = optins.carry_statuses(NumberState(PHONE), previous, user_id="u-1", now=later)
-    guarded, guarded_outcome = optins.carry_statuses(opted_out("keyword"), previous, user_id="u-1", now=later)
+    moved = profiles.carry_statuses(NumberState(PHONE), previous, user_id="u-1", now=later)
+    fresh, outcome = moved.change, moved.carried
+    kept = profiles.carry_statuses(opted_out("keyword"), previous, user_id="u-1", now=later)
+    guarded, guarded_outcome = kept.change, kept.carried
 
     assert outcome == {"alerts": Carried.SUBSCRIBED, "tone1": Carried.UNSUBSCRIBED}
     assert fresh.state.status("alerts") is Status.SUBSCRIBED
