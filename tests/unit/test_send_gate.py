@@ -13,10 +13,10 @@ from sms_consent.breakers import Breaker
 from sms_consent.config import load_config
 from sms_consent.consent import NumberState, Status
 from sms_consent.frequency_caps import cap_window
+from sms_consent.message_content import OPT_OUT_NOTICE
 from sms_consent.messages import Category, OutboundRequest
 from sms_consent.ports import MediaReport
 from sms_consent.send_gate import (
-    OPT_OUT_NOTICE,
     InvalidRequest,
     Reason,
     Situation,

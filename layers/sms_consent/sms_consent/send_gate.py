@@ -8,17 +8,17 @@ back, and publishes every decision. When state cannot be read, nothing is sent (
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sms_consent import breakers, consent, phones, segments
+from sms_consent import breakers, consent, phones
 from sms_consent.clock import Clock, iso
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import NumberState, Source, Status
 from sms_consent.frequency_caps import cap_key, cap_reached, cap_window
+from sms_consent.message_content import body_with_notice, message_problem
 from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSms
 from sms_consent.ports import (
     BreakerSource,
@@ -33,17 +33,11 @@ from sms_consent.ports import (
     SendError,
     SendReservation,
     SmsSender,
+    StoreUnavailable,
 )
 from sms_consent.quiet_hours import next_allowed
 
-OPT_OUT_NOTICE = "Reply STOP to opt out"
-HAS_STOP_INSTRUCTIONS = re.compile(r"\bSTOP\b", re.IGNORECASE)
 SEND_RETRY_DELAY = timedelta(minutes=5)
-MMS_MAX_BYTES = 5 * 1024 * 1024
-MMS_TYPES = frozenset(
-    {"image/jpeg", "image/png", "image/gif", "image/bmp", "video/mp4", "video/3gpp", "audio/mpeg", "audio/mp4",
-     "text/vcard", "application/pdf"}
-)  # fmt: skip
 
 
 class Verdict(StrEnum):
@@ -65,6 +59,7 @@ class Reason(StrEnum):
     QUIET_HOURS = "QUIET_HOURS"
     FREQUENCY_CAP = "FREQUENCY_CAP"
     ALLOWED = "ALLOWED"
+    STATE_UNAVAILABLE = "STATE_UNAVAILABLE"  # consent could not be read: fail closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,27 +123,6 @@ class Situation:
 # ---------------------------------------------------------------------- the decision
 
 
-def _body(request: OutboundRequest, state: NumberState, situation: Situation) -> tuple[str, bool]:
-    """The body to send and whether it carries opt-out instructions that should be recorded."""
-    if request.category is not Category.MARKETING:
-        return request.body, False
-    last = state.optout_notice_at.get(request.program)
-    due = last is None or situation.now - last >= timedelta(days=situation.notice_days)
-    if not due:
-        return request.body, False
-    if HAS_STOP_INSTRUCTIONS.search(request.body):
-        return request.body, True
-    return f"{request.body.rstrip()} {OPT_OUT_NOTICE}", True
-
-
-def _message_problem(request: OutboundRequest, body: str, program: Program, media: MediaReport) -> bool:
-    if not request.body.strip() and not request.media_urls:
-        return True
-    if segments.analyze(body).segments > program.max_segments:
-        return True
-    return bool(request.media_urls) and (bool(media.problems) or media.total_bytes > MMS_MAX_BYTES)
-
-
 def _decide_one(
     request: OutboundRequest, raw: str, config: ProgramConfig, program: Program, sender: str, situation: Situation
 ) -> GateDecision:
@@ -178,8 +152,8 @@ def _decide_one(
     if category is Category.MARKETING and not state.may_receive_marketing(request.program, sender):
         pending = state.effective_status(request.program, situation.now) is Status.PENDING
         return deny(Reason.PENDING_CONFIRMATION if pending else Reason.NOT_SUBSCRIBED)
-    body, notice = _body(request, state, situation)
-    if _message_problem(request, body, program, situation.media):
+    body, notice = body_with_notice(request, state, situation.now, situation.notice_days)
+    if message_problem(request, body, program, situation.media):
         return deny(Reason.MESSAGE_INVALID)
     if category is Category.MARKETING:
         retry_at = next_allowed(phone, situation.now, config.quiet_hours_policy)
@@ -242,8 +216,14 @@ def situation_for(request: OutboundRequest, deps: GateReaders) -> Situation:
 
 
 def check(request: OutboundRequest, deps: GateReaders) -> list[GateDecision]:
-    """The decisions the gate would make now, without sending or reserving anything."""
-    return decide(request, deps.config, situation_for(request, deps))
+    """The decisions the gate would make now, without sending or reserving anything. When consent cannot
+    be read, every recipient is denied and says why (the sending path raises instead, to be retried)."""
+    try:
+        situation = situation_for(request, deps)
+    except StoreUnavailable:
+        resolve_program(request, deps.config)  # an unusable request is still refused as such
+        return [GateDecision(raw, Verdict.DENY, Reason.STATE_UNAVAILABLE) for raw in request.recipients]
+    return decide(request, deps.config, situation)
 
 
 def _reserve(decision: GateDecision, request: OutboundRequest, deps: GateDeps, situation: Situation) -> bool:

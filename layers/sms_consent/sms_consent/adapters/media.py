@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from sms_consent.message_content import MMS_TYPES
 from sms_consent.ports import MediaReport
-from sms_consent.send_gate import MMS_TYPES
 
 
 class S3MediaInspector:

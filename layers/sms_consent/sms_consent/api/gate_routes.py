@@ -23,7 +23,7 @@ class GateCheckRequest(BaseModel):
     sender: str | None = Field(default=None, max_length=20)
 
 
-class GateDecision(BaseModel):
+class GateDecisionView(BaseModel):
     phone: str
     decision: str
     reason: str
@@ -31,7 +31,7 @@ class GateDecision(BaseModel):
 
 
 class GateCheckResponse(BaseModel):
-    decisions: list[GateDecision]
+    decisions: list[GateDecisionView]
 
 
 @router.post("/v1/gate/check", summary="What the send gate would decide for each recipient, right now")
@@ -50,4 +50,4 @@ def gate_check(request: GateCheckRequest) -> GateCheckResponse:
         decisions = send_gate.check(outbound, wiring.admin_deps().gate)
     except send_gate.InvalidRequest as exc:
         raise Problem(400, str(exc)) from None
-    return GateCheckResponse(decisions=[GateDecision.model_validate(d.as_dict()) for d in decisions])
+    return GateCheckResponse(decisions=[GateDecisionView.model_validate(d.as_dict()) for d in decisions])
