@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sms_consent import consent, wiring
+from sms_consent import signup, wiring
 from sms_consent.breakers import Trip
 from sms_consent.config import parse_config
 from sms_consent.consent import EventType, Status
@@ -117,7 +117,7 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert evidence["page_url"] == PAGE
     assert evidence["origin"] == "https://shop.example.com"
     assert evidence["consent_text"] == CONSENT_TEXT
-    assert evidence["consent_text_hash"] == consent.text_hash(CONSENT_TEXT)
+    assert evidence["consent_text_hash"] == signup.text_hash(CONSENT_TEXT)
     assert evidence["captcha"] == {"provider": "local", "passed": True, "hostname": "localhost"}
     assert evidence["prompt_request_id"] == pending.prompt_request_id
 

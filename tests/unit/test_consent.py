@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sms_consent import consent
+from sms_consent import consent, signup
 from sms_consent.consent import EventType, NumberState, Source, Status
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -90,6 +90,6 @@ def test_bus_events_carry_the_contract_fields() -> None:
 
 
 def test_text_hash_is_stable() -> None:
-    assert consent.text_hash("I agree") == consent.text_hash("I agree")
-    assert consent.text_hash("I agree").startswith("sha256:")
-    assert consent.text_hash("I agree") != consent.text_hash("I agree.")
+    assert signup.text_hash("I agree") == signup.text_hash("I agree")
+    assert signup.text_hash("I agree").startswith("sha256:")
+    assert signup.text_hash("I agree") != signup.text_hash("I agree.")

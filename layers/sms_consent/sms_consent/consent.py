@@ -6,7 +6,6 @@ Every transition returns the audit event that proves it; storage appends those e
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -55,10 +54,6 @@ class EventType(StrEnum):
     DOUBLE_OPT_IN_REQUESTED = "DoubleOptInRequested"
     BLOCKED = "NumberBlocked"
     UNBLOCKED = "NumberUnblocked"
-
-
-def text_hash(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ come in through ports. The status change itself is `subscriptions.subscribe`, as
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ class WebForm:
             "page_url": (self.page_url or "")[:EVIDENCE_TEXT_LIMIT] or None,
             "origin": self.origin,
             "consent_text": self.consent_text[:EVIDENCE_TEXT_LIMIT],
-            "consent_text_hash": consent.text_hash(self.consent_text),
+            "consent_text_hash": text_hash(self.consent_text),
             "language": self.language,
             "captcha": captcha.evidence(),
         }
@@ -126,6 +127,11 @@ def _refuse_if_limited(limiter: RateLimiter, limits: Sequence[RateLimit], now: d
             f"too many sign-ups from {what.get(refusal.limit.dimension, refusal.limit.dimension)}; try again later",
             retry_at=refusal.retry_at,
         )
+
+
+def text_hash(text: str) -> str:
+    """How a consent text is proven: its SHA-256, kept beside the (possibly cut) text itself."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class _NumberLimits:

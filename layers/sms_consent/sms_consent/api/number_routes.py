@@ -70,14 +70,14 @@ class AuditEventView(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    type: str = Field(validation_alias="event_type")
-    at: datetime
-    phone: str
-    program: str | None
+    type: str = Field(validation_alias="event_type", description="ConsentGranted, ConsentRevoked, NumberBlocked, ...")
+    at: datetime = Field(description="when the change was recorded (UTC)")
+    phone: str = Field(description="E.164")
+    program: str | None = Field(description="null for changes to the whole number (blocklist, STOP menu)")
     old_status: str | None
     new_status: str | None
-    source: str
-    evidence: dict[str, Any]
+    source: str = Field(description="keyword, web_form, api, sdk, preference_center, import, admin, carrier, profile")
+    evidence: dict[str, Any] = Field(description="message ids and text, IP, user agent, page, consent text and hash")
     event_id: str
 
 
