@@ -111,7 +111,7 @@ def test_no_source_silently_undoes_a_consumer_opt_out(aws_stack: AwsStack, sourc
     assert answer == 200
     assert document["result"]["double_opt_in_reason"] == "consumer_opted_out"
     assert "only the consumer" in document["result"]["detail"]
-    assert document["programs"]["alerts"]["status"] == "unsubscribed"
+    assert document["programs"]["alerts"]["status"] == "pending"  # stored: unsubscribed, until the consumer confirms
     assert document["programs"]["alerts"]["pending"] is not None
     assert stores().numbers.get(PHONE).status("alerts") is Status.UNSUBSCRIBED
     assert [request["category"] for request in aws_stack.outbound_requests()] == ["optin_prompt"]
@@ -127,7 +127,7 @@ def test_an_admin_unsubscribe_is_not_a_consumer_opt_out_but_a_preference_center_
 
     put_status(aws_stack, PHONE, status="unsubscribed", source="preference_center")
     blocked = put_status(aws_stack, PHONE, status="subscribed", source="api")[1]
-    assert blocked["programs"]["alerts"]["status"] == "unsubscribed"
+    assert blocked["programs"]["alerts"]["status"] == "pending"
     assert blocked["result"]["double_opt_in_reason"] == "consumer_opted_out"
 
 

@@ -12,9 +12,10 @@ from sms_consent import consent
 from sms_consent.breakers import Breaker
 from sms_consent.config import load_config
 from sms_consent.consent import NumberState, Status
-from sms_consent.frequency_caps import cap_window
+from sms_consent.frequency_caps import REPLIES_KEY, REPLY_LIMIT, REPLY_WINDOW, cap_for
 from sms_consent.message_content import OPT_OUT_NOTICE
 from sms_consent.messages import Category, OutboundRequest
+from sms_consent.phones import parse
 from sms_consent.ports import MediaReport
 from sms_consent.send_gate import (
     InvalidRequest,
@@ -54,9 +55,17 @@ def one(
     breakers: dict[tuple[str, str], Breaker] | None = None,
     media: MediaReport | None = None,
     media_urls: tuple[str, ...] = (),
+    in_reply_to: str | None = None,
+    intent: str | None = None,
 ) -> tuple[Verdict, Reason, str]:
     request = OutboundRequest(
-        program="alerts", category=category, recipients=(phone,), body=body, media_urls=media_urls
+        program="alerts",
+        category=category,
+        recipients=(phone,),
+        body=body,
+        media_urls=media_urls,
+        in_reply_to=in_reply_to,
+        metadata={"intent": intent} if intent else {},
     )
     states = {number_state.phone: number_state} if number_state else {}
     situation = Situation(states, breakers or {}, media or MediaReport(), now)
@@ -134,14 +143,14 @@ EXPECTED = {
     "cap_reached": {
         Category.MARKETING: Reason.FREQUENCY_CAP,
         Category.TRANSACTIONAL: Reason.ALLOWED,
-        Category.OPTIN_PROMPT: Reason.FREQUENCY_CAP,
+        # Platform-started prompts are limited where they are asked for (subscriptions), not here.
+        Category.OPTIN_PROMPT: Reason.ALLOWED,
         Category.COMPLIANCE_REPLY: Reason.ALLOWED,
     },
 }
 
 
 def _situation(name: str, category: Category) -> tuple[Verdict, Reason, str]:
-    window, _ = cap_window(CONFIG.programs["alerts"], category, AFTERNOON)
     opted_out = state(status=Status.UNSUBSCRIBED)
     if name == "premium_rate":
         return one(category, phone="+33899123456")
@@ -159,9 +168,10 @@ def _situation(name: str, category: Category) -> tuple[Verdict, Reason, str]:
         return one(category, state(), body="   ")
     if name == "night":
         return one(category, state(), now=NIGHT)
-    key = "prompt-alerts" if category is Category.OPTIN_PROMPT else "alerts"
-    assert window is not None or category in (Category.TRANSACTIONAL, Category.COMPLIANCE_REPLY)
-    return one(category, state(cap_counts={key: (window or 0, 3)}))
+    marketing = OutboundRequest(program="alerts", category=Category.MARKETING, recipients=(NY,), body="x")
+    cap = cap_for(CONFIG.programs["alerts"], marketing, AFTERNOON)
+    assert cap is not None
+    return one(category, state(cap_counts={cap.key: (cap.window_start, cap.limit)}))
 
 
 @pytest.mark.parametrize("situation", sorted(EXPECTED))
@@ -186,6 +196,29 @@ def test_instructions_count_in_the_segment_limit() -> None:
     limit_body = "x" * (153 * 4 - 5)  # fits 4 segments alone, not with the notice appended
     assert one(Category.MARKETING, state(optout_notice_at={"alerts": AFTERNOON}), body=limit_body)[1] is Reason.ALLOWED
     assert one(Category.MARKETING, state(), body=limit_body)[1] is Reason.MESSAGE_INVALID
+
+
+def test_a_reply_to_the_consumer_is_not_held_by_breakers_or_the_prompt_limit() -> None:
+    # The consumer texted START: their number is real, so a breaker on its prefix or country does not hold
+    # the prompt that answers them; a prompt the platform starts itself is held.
+    for dimension, key in (("prefix", parse(NY).prefix), ("country", "US")):
+        assert one(Category.OPTIN_PROMPT, state(), breakers=breaker(dimension, key), in_reply_to="in-1")[1] is (
+            Reason.ALLOWED
+        )
+        assert one(Category.OPTIN_PROMPT, state(), breakers=breaker(dimension, key))[1] is Reason.PUMPING_BREAKER
+
+
+def test_replies_are_bounded_per_number_except_an_opt_out_confirmation() -> None:
+    window = int(AFTERNOON.timestamp()) - int(AFTERNOON.timestamp()) % int(REPLY_WINDOW.total_seconds())
+    busy = state(cap_counts={REPLIES_KEY: (window, REPLY_LIMIT)})
+    almost = state(cap_counts={REPLIES_KEY: (window, REPLY_LIMIT - 1)})
+    earlier = state(cap_counts={REPLIES_KEY: (window - 600, REPLY_LIMIT)})
+    for category in (Category.OPTIN_PROMPT, Category.COMPLIANCE_REPLY):
+        assert one(category, busy, in_reply_to="in-9", intent="opt_in")[1] is Reason.FREQUENCY_CAP
+        assert one(category, almost, in_reply_to="in-9", intent="opt_in")[1] is Reason.ALLOWED
+        assert one(category, earlier, in_reply_to="in-9", intent="opt_in")[1] is Reason.ALLOWED
+    assert one(Category.COMPLIANCE_REPLY, busy, in_reply_to="in-9", intent="opt_out")[1] is Reason.ALLOWED
+    assert one(Category.COMPLIANCE_REPLY, busy)[1] is Reason.ALLOWED  # not a reply: a sign-up's welcome
 
 
 def test_an_expired_confirmation_reads_as_never_subscribed_as_in_the_api() -> None:

@@ -84,11 +84,14 @@ class ProgramState:
     pending: Pending | None = None
 
     def effective_status(self, now: datetime) -> Status:
-        """The status every reader acts on: a pending confirmation whose window closed unconfirmed was
-        never a subscription, so it reads as unsubscribed (the number must start again)."""
-        if self.status is Status.PENDING and (self.pending is None or not self.pending.is_open(now)):
-            return Status.UNSUBSCRIBED
-        return self.status
+        """The status every reader acts on (the gate, the API, metrics, exports): subscribed; else
+        pending while a confirmation is open (also after an opt-out, when the consumer texted START);
+        else unsubscribed (a window that closed unconfirmed was never a subscription)."""
+        if self.status is Status.SUBSCRIBED:
+            return Status.SUBSCRIBED
+        if self.pending is not None and self.pending.is_open(now):
+            return Status.PENDING
+        return Status.UNSUBSCRIBED
 
 
 @dataclass(frozen=True, slots=True)

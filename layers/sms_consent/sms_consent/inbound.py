@@ -190,7 +190,7 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
             category=reply.category,
             body=reply.body,
             sender=ctx.sender_number,
-            metadata={"received_at": iso(received_at)},
+            metadata={"received_at": iso(received_at), "intent": ctx.classification.intent.value},
             prompt_request_id=reply.prompt_request_id,
             in_reply_to=message.inboundMessageId,
         )

@@ -108,14 +108,15 @@ class NumberStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SendReservation:
-    """One send to count against a frequency cap (if any) and an opt-out notice to record (if any)."""
+    """One send to count against a cap (if any) and an opt-out notice to record (if any)."""
 
     phone: str
-    key: str  # the cap's key: the program, or `prompt-<program>` for opt-in prompts
-    window_start: int | None
-    cap: int | None
-    notice_at: datetime | None
-    same_window_likely: bool  # which condition to try first (saves a request in the common case)
+    program: str  # opt-out notices are recorded per program
+    notice_at: datetime | None = None
+    cap_key: str | None = None  # the count's name: the program, or `replies` for replies to the consumer
+    window_start: int | None = None
+    cap: int | None = None
+    same_window_likely: bool = False  # which condition to try first (saves a request in the common case)
 
 
 class GateStore(NumberStore, Protocol):

@@ -17,7 +17,7 @@ from sms_consent import breakers, consent, phones
 from sms_consent.clock import Clock, iso
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import NumberState, Source, Status
-from sms_consent.frequency_caps import cap_key, cap_reached, cap_window
+from sms_consent.frequency_caps import cap_for, is_reply
 from sms_consent.message_content import body_with_notice, message_problem
 from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSms
 from sms_consent.ports import (
@@ -139,13 +139,17 @@ def _decide_one(
 
     if state.block is not None and state.block.blocks_outbound:
         return deny(Reason.BLOCKED_OUTBOUND)
+    cap = cap_for(program, request, situation.now)
     if category is Category.COMPLIANCE_REPLY:
+        if cap is not None and cap.reached(state):
+            return deny(Reason.FREQUENCY_CAP)
         return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=request.body)
     if phone.number_type in config.blocked_number_types:
         return deny(Reason.NUMBER_TYPE_NOT_ALLOWED)
     if phone.country not in program.allowed_countries:
         return deny(Reason.COUNTRY_NOT_ALLOWED)
-    if breakers.blocking(phone, situation.open_breakers) is not None:
+    # An inbound message proves the number is real and reachable: a reply to it is not held by breakers.
+    if not is_reply(request) and breakers.blocking(phone, situation.open_breakers) is not None:
         return deny(Reason.PUMPING_BREAKER)
     if category is not Category.OPTIN_PROMPT and state.is_opted_out(request.program, sender):
         return deny(Reason.OPTED_OUT)
@@ -159,10 +163,8 @@ def _decide_one(
         retry_at = next_allowed(phone, situation.now, config.quiet_hours_policy)
         if retry_at is not None:
             return GateDecision(e164, Verdict.DEFER, Reason.QUIET_HOURS, retry_at=retry_at)
-    if category is not Category.TRANSACTIONAL:
-        window, limit = cap_window(program, category, situation.now)
-        if cap_reached(state, cap_key(request.program, category), window, limit):
-            return deny(Reason.FREQUENCY_CAP)
+    if cap is not None and category is not Category.TRANSACTIONAL and cap.reached(state):
+        return deny(Reason.FREQUENCY_CAP)
     return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=body, notice=notice)
 
 
@@ -227,20 +229,21 @@ def check(request: OutboundRequest, deps: GateReaders) -> list[GateDecision]:
 
 
 def _reserve(decision: GateDecision, request: OutboundRequest, deps: GateDeps, situation: Situation) -> bool:
-    program = deps.config.programs[request.program]
-    window, limit = cap_window(program, request.category, situation.now)
-    key = cap_key(request.program, request.category)
-    if limit is None and not decision.notice:
+    cap = cap_for(deps.config.programs[request.program], request, situation.now)
+    if request.category is Category.TRANSACTIONAL:
+        cap = None
+    if cap is None and not decision.notice:
         return True
     state = situation.states.get(decision.phone) or NumberState(phone=decision.phone)
     return deps.store.reserve_send(
         SendReservation(
             phone=decision.phone,
-            key=key,
-            window_start=window,
-            cap=limit,
+            program=request.program,
             notice_at=situation.now if decision.notice else None,
-            same_window_likely=state.cap_counts.get(key, (None, 0))[0] == window,
+            cap_key=cap.key if cap else None,
+            window_start=cap.window_start if cap else None,
+            cap=cap.limit if cap else None,
+            same_window_likely=cap is not None and state.cap_counts.get(cap.key, (None, 0))[0] == cap.window_start,
         )
     )
 

@@ -68,14 +68,14 @@ class DynamoNumberStore:
         values: dict[str, Any] = {}
         sets: list[str] = []
         if reservation.notice_at is not None:
-            names["#notice"] = NOTICE + reservation.key
+            names["#notice"] = NOTICE + reservation.program
             values[":notice"] = {"S": iso(reservation.notice_at)}
             sets.append("#notice = :notice")
         request: dict[str, Any] = {
             "TableName": self.table.name,
             "Key": item_key(phone_key(reservation.phone), STATE_SK),
         }
-        if reservation.cap is None or reservation.window_start is None:
+        if reservation.cap is None or reservation.window_start is None or reservation.cap_key is None:
             if sets:
                 self.table.client.update_item(
                     **request,
@@ -84,7 +84,7 @@ class DynamoNumberStore:
                     ExpressionAttributeValues=values,
                 )
             return True
-        names.update({"#window": CAP_WINDOW + reservation.key, "#count": CAP_COUNT + reservation.key})
+        names.update({"#window": CAP_WINDOW + reservation.cap_key, "#count": CAP_COUNT + reservation.cap_key})
         values.update(
             {":window": {"N": str(reservation.window_start)}, ":one": {"N": "1"}, ":cap": {"N": str(reservation.cap)}}
         )
