@@ -21,6 +21,7 @@ from sms_consent.keywords import (
 
 OUT, HELP, IN, YES, OTHER = Intent.OPT_OUT, Intent.HELP, Intent.OPT_IN, Intent.CONFIRM, Intent.OTHER
 EXACT, LEADING, PHRASE, NONE = MatchReason.EXACT, MatchReason.LEADING, MatchReason.PHRASE, MatchReason.NONE
+SPACED, FILLER = MatchReason.SPACED, MatchReason.FILLER
 PROGRAM_KEYWORDS = ("TONE1", "TONE2", "ALERTS")
 
 Row = tuple[str, Intent, str | None, MatchReason, str | None]
@@ -85,7 +86,7 @@ CORPUS: list[Row] = [
     ("🙏 HELP 🙏", HELP, "HELP", EXACT, None),
     ("***STOP***", OUT, "STOP", EXACT, None),
     ("stop\r\nstop", OUT, "STOP", LEADING, None),
-    ("S.T.O.P", OTHER, None, NONE, None),  # spelled out letters are not the word; rare enough to leave to a human
+    ("S.T.O.P", OUT, "STOP", SPACED, None),  # DESIGN: letters spaced or dotted opt out
     # Revocation phrases anywhere.
     ("please remove me from your list", OUT, "REMOVE ME", PHRASE, None),
     ("Can you opt me out", OUT, "OPT ME OUT", PHRASE, None),
@@ -98,8 +99,8 @@ CORPUS: list[Row] = [
     ("leave me alone", OUT, "LEAVE ME ALONE", PHRASE, None),
     ("wrong number", OUT, "WRONG NUMBER", PHRASE, None),
     ("I said STOP", OUT, "STOP", PHRASE, None),
-    ("ok stop", OUT, "STOP", PHRASE, None),
-    ("please unsubscribe", OUT, "UNSUBSCRIBE", PHRASE, None),
+    ("ok stop", OUT, "STOP", FILLER, None),
+    ("please unsubscribe", OUT, "UNSUBSCRIBE", FILLER, None),
     # Everyday words that start a sentence count (CTIA: trailing text must not interfere).
     ("cancel my order", OUT, "CANCEL", LEADING, None),
     ("quit it", OUT, "QUIT", LEADING, None),
@@ -218,7 +219,9 @@ def test_custom_language_from_config() -> None:
     assert classify("Stopp bitte", keyword_sets=sets).intent is OUT
     assert classify("Stopp bitte", keyword_sets=sets).language == "de"
     assert classify("HILFE", keyword_sets=sets).intent is HELP
-    assert classify("Stopp").intent is OTHER  # not without the configured set
+    assert classify("Hilfe").intent is OTHER  # not without the configured set
+    # "Stopp" opts out without it too, as one typo of STOP (issue 15): a missed opt-out is the violation.
+    assert (classify("Stopp").intent, classify("Stopp").reason) == (OUT, MatchReason.TYPO)
 
 
 def test_program_keywords_only_count_when_configured() -> None:

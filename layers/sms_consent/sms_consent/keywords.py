@@ -1,17 +1,28 @@
 """What an inbound text means: opt-out, help, opt-in, confirmation, or something else.
 
-Normalise first (NFKC, accents and case folded, punctuation, emoji and whitespace trimmed), then
-match in order: the exact keyword, a leading keyword followed by other text, a revocation phrase
-anywhere. Keywords match whole words only ("weekend" is not END, "stopwatch" is not STOP). When a
-text could mean two things, opt-out wins: a missed opt-out is a violation, an extra one is not.
+Normalise first (NFKC, invisible characters deleted, accents and case folded, punctuation, emoji and
+whitespace trimmed), then look for a meaning in order, and return the first opt-out found, or else the
+first other meaning:
+1. the whole text is a keyword (`exact`);
+2. its first word is one (`leading`), or becomes one once its spaced letters are joined (`spaced`: "S T O
+   P"), its repeated letters squeezed (`repeated`: "stoppp") or one typo fixed (`typo`: "Stpo");
+3. a revocation phrase anywhere, unless negated (`phrase`: "take me off your list");
+4. a keyword after up to three filler words (`filler`: "please stop", "can you please cancel");
+5. a strong opt-out word ending a sentence, or UNSUBSCRIBE anywhere (`phrase`: "I said STOP").
+Keywords match whole words only ("weekend" is not END, "stopwatch" is not STOP). When a text could mean
+two things, opt-out wins: a missed opt-out is a violation, an extra one is not. The two exceptions are a
+negated keyword ("don't stop", "never stop") and "stop" followed by another activity ("can't stop
+smiling"): those texts ask for nothing to stop. The word forms live in `keyword_forms`.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from sms_consent import keyword_forms as forms
 
 MAX_CLASSIFIED_CHARS = 1600
 
@@ -25,9 +36,15 @@ class Intent(StrEnum):
 
 
 class MatchReason(StrEnum):
+    """Which rule matched: stored with every decision as its evidence (`match_reason`)."""
+
     EXACT = "exact"
     LEADING = "leading"
     PHRASE = "phrase"
+    SPACED = "spaced"
+    REPEATED = "repeated"
+    TYPO = "typo"
+    FILLER = "filler"
     NONE = "none"
 
 
@@ -62,52 +79,61 @@ ENGLISH = KeywordSet(
     help=frozenset({"HELP", "INFO"}),
     opt_in=frozenset({"START", "UNSTOP", "JOIN", "SUBSCRIBE"}),
     confirm=frozenset({"YES", "Y"}),
+    # What people write instead (the FCC's "reasonable means"): matched anywhere, as whole words.
     opt_out_phrases=(
-        "REMOVE ME",
-        "OPT ME OUT",
-        "OPT OUT",
-        "DONT TEXT ME",
-        "DO NOT TEXT ME",
-        "DONT TEXT",
-        "DO NOT TEXT",
-        "STOP TEXTING",
-        "STOP SENDING",
-        "STOP MESSAGING",
-        "STOP CONTACTING",
-        "NO MORE TEXTS",
-        "NO MORE MESSAGES",
-        "TAKE ME OFF",
-        "UNSUBSCRIBE ME",
-        "LEAVE ME ALONE",
-        "DONT MESSAGE ME",
-        "DO NOT MESSAGE ME",
-        "DONT CONTACT ME",
-        "DO NOT CONTACT ME",
-        "WRONG NUMBER",
+        *("REMOVE ME", "REMOVE MY NUMBER", "DELETE ME", "DELETE MY NUMBER", "LOSE MY NUMBER", "OPT ME OUT"),
+        *("OPT OUT", "UNSUB", "UNSUBSCRIBE ME", "TAKE ME OFF", "TAKE MY NUMBER OFF", "OFF YOUR LIST"),
+        *("OFF THIS LIST", "OFF THE LIST", "DONT TEXT ME", "DO NOT TEXT ME", "DONT TEXT", "DO NOT TEXT"),
+        *("DONT SEND", "DO NOT SEND", "DONT MESSAGE ME", "DO NOT MESSAGE ME", "DONT MESSAGE", "DO NOT MESSAGE"),
+        *(
+            "DONT CONTACT ME",
+            "DO NOT CONTACT ME",
+            "DONT CONTACT",
+            "DO NOT CONTACT",
+            "STOP TEXTING",
+            "STOP SENDING",
+            "STOP MESSAGING",
+        ),
+        *("STOP CONTACTING", "STOP SPAMMING", "STOP THE TEXTS", "STOP THESE TEXTS", "STOP THESE MESSAGES"),
+        *("STOP ALL TEXTS", "STOP ALL MESSAGES", "QUIT TEXTING", "QUIT SENDING", "NO MORE TEXTS", "NO MORE TEXT"),
+        *("NO MORE MESSAGES", "NO MORE SMS", "NO MORE TEXTING", "DONT WANT THESE", "DONT WANT YOUR"),
+        *("DONT WANT ANY MORE", "DONT WANT ANYMORE", "DONT WANT TEXTS", "DONT WANT TO RECEIVE", "NOT INTERESTED"),
+        *("NO LONGER INTERESTED", "LEAVE ME ALONE", "WRONG NUMBER", "CANCEL MY SUBSCRIPTION"),
     ),
 )
 SPANISH = KeywordSet(
     language="es",
-    opt_out=frozenset({"PARAR", "ALTO", "CANCELAR", "BAJA", "DETENER", "FIN"}),
+    opt_out=frozenset({"PARAR", "ALTO", "CANCELAR", "BAJA", "DETENER", "FIN", "SALIR"}),
     help=frozenset({"AYUDA"}),
     confirm=frozenset({"SI"}),
-    opt_out_phrases=("NO ME ENVIES", "NO MAS MENSAJES", "DAR DE BAJA", "DARME DE BAJA", "QUITAME"),
+    opt_out_phrases=(
+        *("NO MAS", "NO QUIERO MAS", "YA NO QUIERO", "NO ME ENVIES", "NO ME ENVIEN", "NO ME MANDES"),
+        *("NO ME MANDEN", "NO MAS MENSAJES", "DAR DE BAJA", "DARME DE BAJA", "QUITAME", "NO ME INTERESA"),
+        *("BORRAR MI NUMERO", "BORREN MI NUMERO", "ELIMINAR MI NUMERO", "DEJEN DE ENVIAR", "DEJA DE ENVIAR"),
+        *("DEJEN DE MANDAR", "BASTA"),
+    ),
 )
 FRENCH = KeywordSet(
     language="fr",
     # ARRET and TD are the French-Canadian carrier words; they sit here so replies can be in French.
-    opt_out=frozenset({"ARRET", "ARRETER", "ANNULER", "DESABONNER", "TD"}),
+    opt_out=frozenset({"ARRET", "ARRETE", "ARRETEZ", "ARRETER", "ANNULER", "DESABONNER", "TD"}),
     help=frozenset({"AIDE"}),
     confirm=frozenset({"OUI"}),
-    opt_out_phrases=("NE PLUS RECEVOIR", "DESINSCRIRE", "DESABONNEZ MOI", "PLUS DE MESSAGES"),
+    opt_out_phrases=(
+        *("NE PLUS RECEVOIR", "DESINSCRIRE", "DESINSCRIVEZ MOI", "DESABONNEZ MOI", "PLUS DE MESSAGES"),
+        *("PLUS DE SMS", "PLUS DE TEXTOS", "JE NE VEUX PLUS", "RETIREZ MOI", "SUPPRIMEZ MON NUMERO"),
+    ),
 )
 BUILTIN_KEYWORD_SETS: tuple[KeywordSet, ...] = (ENGLISH, SPANISH, FRENCH)
 
 _PRIORITY = (Intent.OPT_OUT, Intent.HELP, Intent.OPT_IN, Intent.CONFIRM)
 # Opt-out words unambiguous enough to count when they end a sentence ("I said STOP"), unless negated
-# ("Don't stop"). END, CANCEL and QUIT are everyday words and only count at the start.
-_TRAILING_OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "OPTOUT", "ARRET", "PARAR", "DESABONNER"})
-_NEGATIONS = frozenset({"DONT", "NOT", "NEVER", "NO", "DO NOT", "PLEASE DONT"})
+# ("Don't stop"). END, CANCEL and QUIT are everyday words and only count first or after filler words.
+_TRAILING_OPT_OUT = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "OPTOUT", "ARRET", "ARRETEZ", "PARAR", "DESABONNER", "REVOKE"}
+)
+# Opt-out words no sentence uses for anything else: they count anywhere ("how do I unsubscribe?").
+_ANYWHERE_OPT_OUT = frozenset({"STOPALL", "UNSUBSCRIBE", "OPTOUT", "DESABONNER"})
 _ALL = "ALL"
 
 
@@ -119,9 +145,10 @@ def _strip_accents(text: str) -> str:
 def normalize(text: str) -> str:
     """Upper-case ASCII-ish words separated by single spaces; punctuation, emoji and controls dropped.
 
-    Apostrophes vanish inside words ("don't" -> "DONT"); hyphens and other punctuation split words.
+    Zero-width characters vanish ("S\u200bTOP" -> "STOP"), as do apostrophes inside words ("don't" ->
+    "DONT"); hyphens, non-breaking spaces and other punctuation split words.
     """
-    text = unicodedata.normalize("NFKC", text[:MAX_CLASSIFIED_CHARS])
+    text = unicodedata.normalize("NFKC", text[:MAX_CLASSIFIED_CHARS].translate(forms.INVISIBLE))
     text = _strip_accents(text).casefold().upper()
     out: list[str] = []
     for char in text:
@@ -146,7 +173,8 @@ class _Index:
 
     def __init__(self, keyword_sets: Sequence[KeywordSet], program_keywords: Collection[str]) -> None:
         self.words: dict[tuple[str, ...], list[_Entry]] = {}
-        self.phrases: list[tuple[tuple[str, ...], _Entry]] = []
+        self.phrases: dict[str, list[tuple[tuple[str, ...], _Entry]]] = {}
+        typo_words: list[_Entry] = []
         for keyword_set in keyword_sets:
             for intent, words in (
                 (Intent.OPT_OUT, keyword_set.opt_out),
@@ -154,15 +182,27 @@ class _Index:
                 (Intent.OPT_IN, keyword_set.opt_in),
                 (Intent.CONFIRM, keyword_set.confirm),
             ):
-                for word in words:
-                    self._add(tuple(normalize(word).split()), _Entry(intent, normalize(word), keyword_set.language))
+                for word in sorted(words):
+                    entry = _Entry(intent, normalize(word), keyword_set.language)
+                    self._add(tuple(entry.keyword.split()), entry)
+                    if intent is Intent.OPT_OUT and keyword_set in BUILTIN_KEYWORD_SETS:
+                        typo_words.append(entry)
             for phrase in keyword_set.opt_out_phrases:
                 tokens = tuple(normalize(phrase).split())
-                self.phrases.append((tokens, _Entry(Intent.OPT_OUT, normalize(phrase), keyword_set.language)))
+                if tokens:
+                    entry = _Entry(Intent.OPT_OUT, normalize(phrase), keyword_set.language)
+                    self.phrases.setdefault(tokens[0], []).append((tokens, entry))
         self.program_keywords = {normalize(word) for word in program_keywords}
         for word in self.program_keywords:
             self._add(tuple(word.split()), _Entry(Intent.OPT_IN, word, ""))
         self.longest = max((len(key) for key in self.words), default=1)
+        # One typo in a built-in opt-out word of four letters or more, never a keyword or a common word.
+        self.typos: dict[str, _Entry] = {}
+        for entry in typo_words:
+            if len(entry.keyword) >= forms.TYPO_MIN_LENGTH and entry.keyword.isalpha():
+                for form in sorted(forms.one_edit_forms(entry.keyword)):
+                    if form not in forms.FALSE_FRIENDS and (form,) not in self.words:
+                        self.typos.setdefault(form, entry)
 
     def _add(self, key: tuple[str, ...], entry: _Entry) -> None:
         if key:
@@ -229,48 +269,87 @@ def classify(
     if not tokens:
         return Classification(Intent.OTHER, None, None, MatchReason.NONE, None, normalized)
     index = _index(keyword_sets, program_keywords)
-
-    # 1. The whole text is a keyword ("STOP", "OPT OUT", "TONE1").
+    # The whole text is a keyword ("STOP", "OPT OUT", "TONE1").
     exact = index.best(tokens) if len(tokens) <= index.longest else None
     if exact is not None:
         return _result(exact, MatchReason.EXACT, None, normalized)
+    # Otherwise the first opt-out any rule finds, else the first other meaning ("yes stop" opts out).
+    other: Classification | None = None
+    for entry, reason, target in _matches(index, tokens):
+        if entry.intent is Intent.OPT_OUT:
+            return _result(entry, reason, target, normalized)
+        other = other or _result(entry, reason, target, normalized)
+    return other or Classification(Intent.OTHER, None, None, MatchReason.NONE, None, normalized)
 
-    # 2. A leading keyword, longest first ("OPT OUT please", "STOP TONE1", "stop pls").
-    leading: tuple[_Entry, int] | None = None
-    for size in range(min(index.longest, len(tokens) - 1), 0, -1):
-        entry = index.best(tokens[:size])
-        if entry is not None:
-            leading = (entry, size)
-            break
 
-    # 3. A revocation phrase anywhere, as whole words.
+_Match = tuple[_Entry, MatchReason, str | None]
+
+
+def _matches(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match]:
+    """Every meaning the rules find, in the order they are tried."""
+    # A leading keyword, longest first, as typed or in one of its forms ("OPT OUT please", "S T O P").
+    # A phrase typed as is comes before a word that needed fixing ("désabonnez-moi" is not a typo).
+    found = _word_at(index, tokens, 0)
+    if found is not None and found[2] is None:
+        yield found[0], MatchReason.LEADING, _target(index, tokens[found[1] :])
+    # A revocation phrase anywhere, as whole words, unless negated ("please don't stop sending").
     phrase = _find_phrase(index, tokens)
-
-    if leading is not None:
-        entry, size = leading
-        if entry.intent is Intent.OPT_OUT or phrase is None:
-            return _result(entry, MatchReason.LEADING, _target(index, tokens[size:]), normalized)
     if phrase is not None:
-        return _result(phrase, MatchReason.PHRASE, None, normalized)
-    trailing = _trailing_opt_out(index, tokens)
-    if trailing is not None:
-        return _result(trailing, MatchReason.PHRASE, None, normalized)
-    return Classification(Intent.OTHER, None, None, MatchReason.NONE, None, normalized)
+        yield phrase, MatchReason.PHRASE, None
+    if found is not None and found[2] is not None:
+        yield found[0], found[2], _target(index, tokens[found[1] :])
+    # A keyword after filler words ("please stop", "can you please cancel"), not about something else.
+    start = forms.filler_end(tokens)
+    if 0 < start < len(tokens) and not forms.about_something_else(tokens, start):
+        found = _word_at(index, tokens, start)
+        if found is not None:
+            entry, size, form = found
+            yield entry, form or MatchReason.FILLER, _target(index, tokens[start + size :])
+    # A strong opt-out word ending a sentence ("I said STOP") or anywhere ("how do I unsubscribe").
+    yield from _sentence_opt_out(index, tokens)
 
 
-def _trailing_opt_out(index: _Index, tokens: tuple[str, ...]) -> _Entry | None:
-    last = tokens[-1]
-    if last not in _TRAILING_OPT_OUT or len(tokens) < 2:
-        return None
-    before = tokens[-2]
-    if before in _NEGATIONS or " ".join(tokens[-3:-1]) in _NEGATIONS:
-        return None
-    return index.best((last,))
+def _word_at(index: _Index, tokens: tuple[str, ...], start: int) -> tuple[_Entry, int, MatchReason | None] | None:
+    """The keyword at `start`: (entry, tokens it spans, the form it was typed in or None when as is)."""
+    for size in range(min(index.longest, len(tokens) - start), 0, -1):
+        entry = index.best(tokens[start : start + size])
+        if entry is not None:
+            return entry, size, None
+    run = forms.spaced_run(tokens, start)
+    if run is not None:
+        for word in (run, *forms.squeezed(run)):
+            if (entry := index.best((word,))) is not None:
+                return entry, len(run), MatchReason.SPACED
+    token = tokens[start]
+    for word in forms.squeezed(token):
+        if (entry := index.best((word,))) is not None:
+            return entry, 1, MatchReason.REPEATED
+    typo = index.typos.get(token)
+    return (typo, 1, MatchReason.TYPO) if typo is not None else None
+
+
+def _sentence_opt_out(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match]:
+    for position in range(1, len(tokens)):
+        token = tokens[position]
+        reason = MatchReason.PHRASE
+        if token not in _TRAILING_OPT_OUT:
+            token = next((word for word in forms.squeezed(token) if word in _TRAILING_OPT_OUT), token)
+            reason = MatchReason.REPEATED
+        if token not in _ANYWHERE_OPT_OUT and not (
+            token in _TRAILING_OPT_OUT and forms.ends_sentence(tokens, position)
+        ):
+            continue
+        if forms.negated(tokens, position) or forms.about_something_else(tokens, position):
+            continue
+        entry = index.best((token,))
+        if entry is not None and entry.intent is Intent.OPT_OUT:
+            yield entry, reason, None
+            return
 
 
 def _find_phrase(index: _Index, tokens: tuple[str, ...]) -> _Entry | None:
-    for start in range(len(tokens)):
-        for phrase, entry in index.phrases:
-            if tokens[start : start + len(phrase)] == phrase:
+    for start, token in enumerate(tokens):
+        for phrase, entry in index.phrases.get(token, ()):
+            if tokens[start : start + len(phrase)] == phrase and not forms.negated(tokens, start):
                 return entry
     return None
