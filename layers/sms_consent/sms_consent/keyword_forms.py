@@ -59,8 +59,8 @@ FILLER_WORDS = frozenset(
         *("PLEASE", "PLS", "PLZ", "PLEASEE", "PLEEZ", "PLEEASE", "KINDLY", "OK", "OKAY", "OKAYY", "K", "KK"),
         *("HEY", "HI", "HELLO", "YO", "YES", "YEAH", "YEA", "NO", "NOPE", "NAH", "UM", "UMM", "UH", "OH", "SO"),
         *("JUST", "NOW", "AND", "THEN", "SIR", "MAAM", "SORRY", "THANKS", "THX", "GUYS", "OMG", "SERIOUSLY"),
-        *("HONESTLY", "AGAIN", "I", "U", "YOU", "CAN", "COULD", "WOULD", "WILL", "ALREADY", "REALLY", "POR"),
-        *("FAVOR", "SVP", "MERCI", "BONJOUR", "HOLA", "OUI", "SI", "OTRA", "VEZ"),
+        *("HONESTLY", "AGAIN", "I", "U", "YOU", "ALREADY", "REALLY", "POR", "FAVOR", "QUIERO", "SVP", "MERCI"),
+        *("BONJOUR", "HOLA", "OUI", "SI", "OTRA", "VEZ"),
     }
 )
 # Requests of several words that count as one filler ("I would like to cancel").
@@ -78,6 +78,11 @@ FILLER_FRAMES = (
     ("WOULD", "YOU"),
     ("WILL", "YOU"),
     ("THANK", "YOU"),
+    ("CAN", "I"),
+    ("HOW", "DO", "I"),
+    ("HOW", "CAN", "I"),
+    ("HOW", "TO"),
+    ("JE", "VEUX"),
 )
 MAX_FILLERS = 3
 
@@ -85,7 +90,9 @@ MAX_FILLERS = 3
 NEGATIONS = frozenset({"DONT", "NEVER"})
 _NOT = "NOT"
 _DO = frozenset({"DO", "PLEASE", "PLS", "PLZ"})
-_BRIDGE = frozenset({"PLEASE", "PLS", "PLZ", "EVER", "YOU", "U", "WANT", "TO", "I", "EVEN", "DARE", "NEED", "JUST"})
+_BRIDGE = frozenset(
+    {"PLEASE", "PLS", "PLZ", "EVER", "YOU", "U", "WANT", "TO", "I", "EVEN", "DARE", "NEED", "JUST", "GONNA", "WANNA"}
+)
 _BRIDGE_SPAN = 4
 
 # "stop <doing something>" is about something else, unless the activity is the messages themselves.
@@ -99,6 +106,18 @@ MESSAGING = frozenset(
 )
 _ING_NOUNS = frozenset({"THING", "THINGS", "NOTHING", "ANYTHING", "EVERYTHING", "SOMETHING", "MORNING", "EVENING"})
 _DIRECTED = frozenset({"ME", "US", "MY", "THIS", "THESE", "THAT", "THEM"})
+
+# Opt-out words unambiguous enough to count when they end a sentence ("I said STOP"), unless negated
+# ("Don't stop"). END, CANCEL and QUIT are everyday words and only count first or after filler words.
+TRAILING_OPT_OUT = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "OPTOUT", "ARRET", "ARRETEZ", "PARAR", "DESABONNER", "REVOKE"}
+)
+# Opt-out words no sentence uses for anything else: they count anywhere ("how do I unsubscribe?").
+ANYWHERE_OPT_OUT = frozenset({"STOPALL", "UNSUBSCRIBE", "OPTOUT", "DESABONNER"})
+# STOP as a noun: "the bus stop", "next stop", "non-stop".
+_BEFORE_NOUN_STOP = frozenset(
+    {"BUS", "NEXT", "LAST", "FIRST", "PIT", "FULL", "ONE", "TRUCK", "REST", "TRAIN", "TRAM", "NON", "SUBWAY"}
+)
 
 # Words after a sentence-final STOP that do not change it ("I said stop already", "just stop it now").
 CLOSERS = frozenset(
@@ -172,8 +191,12 @@ def negated(tokens: tuple[str, ...], start: int) -> bool:
 
 
 def about_something_else(tokens: tuple[str, ...], start: int) -> bool:
-    """A stop word followed by another activity: "can't stop smiling", "I want to stop smoking"."""
-    if tokens[start] not in STOP_WORDS or start + 1 >= len(tokens):
+    """A stop word followed by another activity ("can't stop smiling") or used as a noun ("bus stop")."""
+    if tokens[start] not in STOP_WORDS:
+        return False
+    if start > 0 and tokens[start - 1] in _BEFORE_NOUN_STOP:
+        return True
+    if start + 1 >= len(tokens):
         return False
     activity = tokens[start + 1]
     if not activity.endswith("ING") or len(activity) < 5 or activity in MESSAGING or activity in _ING_NOUNS:

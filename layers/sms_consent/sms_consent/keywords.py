@@ -110,7 +110,7 @@ SPANISH = KeywordSet(
         *("NO MAS", "NO QUIERO MAS", "YA NO QUIERO", "NO ME ENVIES", "NO ME ENVIEN", "NO ME MANDES"),
         *("NO ME MANDEN", "NO MAS MENSAJES", "DAR DE BAJA", "DARME DE BAJA", "QUITAME", "NO ME INTERESA"),
         *("BORRAR MI NUMERO", "BORREN MI NUMERO", "ELIMINAR MI NUMERO", "DEJEN DE ENVIAR", "DEJA DE ENVIAR"),
-        *("DEJEN DE MANDAR", "BASTA"),
+        *("DEJEN DE MANDAR", "DEJA DE ENVIARME", "DEJEN DE ENVIARME", "DEJEN DE MANDARME", "BASTA"),
     ),
 )
 FRENCH = KeywordSet(
@@ -127,13 +127,6 @@ FRENCH = KeywordSet(
 BUILTIN_KEYWORD_SETS: tuple[KeywordSet, ...] = (ENGLISH, SPANISH, FRENCH)
 
 _PRIORITY = (Intent.OPT_OUT, Intent.HELP, Intent.OPT_IN, Intent.CONFIRM)
-# Opt-out words unambiguous enough to count when they end a sentence ("I said STOP"), unless negated
-# ("Don't stop"). END, CANCEL and QUIT are everyday words and only count first or after filler words.
-_TRAILING_OPT_OUT = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "OPTOUT", "ARRET", "ARRETEZ", "PARAR", "DESABONNER", "REVOKE"}
-)
-# Opt-out words no sentence uses for anything else: they count anywhere ("how do I unsubscribe?").
-_ANYWHERE_OPT_OUT = frozenset({"STOPALL", "UNSUBSCRIBE", "OPTOUT", "DESABONNER"})
 _ALL = "ALL"
 
 
@@ -311,15 +304,15 @@ def _matches(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match]:
 
 def _word_at(index: _Index, tokens: tuple[str, ...], start: int) -> tuple[_Entry, int, MatchReason | None] | None:
     """The keyword at `start`: (entry, tokens it spans, the form it was typed in or None when as is)."""
-    for size in range(min(index.longest, len(tokens) - start), 0, -1):
-        entry = index.best(tokens[start : start + size])
-        if entry is not None:
-            return entry, size, None
-    run = forms.spaced_run(tokens, start)
+    run = forms.spaced_run(tokens, start)  # before "Y" alone: "Y E S" is YES
     if run is not None:
         for word in (run, *forms.squeezed(run)):
             if (entry := index.best((word,))) is not None:
                 return entry, len(run), MatchReason.SPACED
+    for size in range(min(index.longest, len(tokens) - start), 0, -1):
+        entry = index.best(tokens[start : start + size])
+        if entry is not None:
+            return entry, size, None
     token = tokens[start]
     for word in forms.squeezed(token):
         if (entry := index.best((word,))) is not None:
@@ -332,11 +325,11 @@ def _sentence_opt_out(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match
     for position in range(1, len(tokens)):
         token = tokens[position]
         reason = MatchReason.PHRASE
-        if token not in _TRAILING_OPT_OUT:
-            token = next((word for word in forms.squeezed(token) if word in _TRAILING_OPT_OUT), token)
+        if token not in forms.TRAILING_OPT_OUT:
+            token = next((word for word in forms.squeezed(token) if word in forms.TRAILING_OPT_OUT), token)
             reason = MatchReason.REPEATED
-        if token not in _ANYWHERE_OPT_OUT and not (
-            token in _TRAILING_OPT_OUT and forms.ends_sentence(tokens, position)
+        if token not in forms.ANYWHERE_OPT_OUT and not (
+            token in forms.TRAILING_OPT_OUT and forms.ends_sentence(tokens, position)
         ):
             continue
         if forms.negated(tokens, position) or forms.about_something_else(tokens, position):
