@@ -225,6 +225,7 @@ ISSUE_15: list[Row] = [
     ("S T O P please", OUT, "STOP", SPACED, None),
     ("S T O P!!!", OUT, "STOP", SPACED, None),
     ("S T O P P P", OUT, "STOP", SPACED, None),
+    ("S T O P P", OUT, "STOP", SPACED, None),  # spaced, with one typo
     ("S T O P tone1", OUT, "STOP", SPACED, "TONE1"),
     ("E N D", OUT, "END", SPACED, None),
     ("C A N C E L A R", OUT, "CANCELAR", SPACED, None),
@@ -477,6 +478,9 @@ ISSUE_15: list[Row] = [
     ("don't quit", OTHER, None, NONE, None),
     ("Please never remove me", OTHER, None, NONE, None),
     ("don't stop the music", OTHER, None, NONE, None),
+    ("No, don't stop", OTHER, None, NONE, None),
+    ("Don't. Stop.", OUT, "STOP", PHRASE, None),  # a negation does not reach into the next sentence
+    ("Don't text me. Stop!", OUT, "DONT TEXT ME", PHRASE, None),
     # Not an opt-out: STOP in a sentence about something else.
     ("can't stop smiling", OTHER, None, NONE, None),
     ("I can't stop laughing", OTHER, None, NONE, None),
@@ -485,6 +489,8 @@ ISSUE_15: list[Row] = [
     ("I want to stop smoking", OTHER, None, NONE, None),
     ("Where is the bus stop?", OTHER, None, NONE, None),
     ("next stop is mine", OTHER, None, NONE, None),
+    ("ok see you at the stop", OTHER, None, NONE, None),
+    ("Put a stop to these texts", OUT, "PUT A STOP TO", PHRASE, None),
     ("We flew non-stop", OTHER, None, NONE, None),
     ("non-stop flights?", OTHER, None, NONE, None),
     ("Is this a one stop shop?", OTHER, None, NONE, None),

@@ -13,6 +13,7 @@ Every helper works on normalised tokens (upper-case ASCII words, see `keywords.n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # Zero-width space, non-joiner and joiner, word joiner, byte-order mark, soft hyphen: deleted, not spaces,
 # so "S\u200bTOP" is STOP. Non-breaking and other spaces are spaces already (NFKC, then not alphanumeric).
@@ -114,9 +115,9 @@ TRAILING_OPT_OUT = frozenset(
 )
 # Opt-out words no sentence uses for anything else: they count anywhere ("how do I unsubscribe?").
 ANYWHERE_OPT_OUT = frozenset({"STOPALL", "UNSUBSCRIBE", "OPTOUT", "DESABONNER"})
-# STOP as a noun: "the bus stop", "next stop", "non-stop".
+# STOP as a noun: "at the stop", "the bus stop", "next stop", "non-stop" ("put a stop to it" is a request).
 _BEFORE_NOUN_STOP = frozenset(
-    {"BUS", "NEXT", "LAST", "FIRST", "PIT", "FULL", "ONE", "TRUCK", "REST", "TRAIN", "TRAM", "NON", "SUBWAY"}
+    {"THE", "BUS", "NEXT", "LAST", "FIRST", "PIT", "FULL", "ONE", "TRUCK", "REST", "TRAIN", "TRAM", "NON", "SUBWAY"}
 )
 
 # Words after a sentence-final STOP that do not change it ("I said stop already", "just stop it now").
@@ -126,6 +127,7 @@ CLOSERS = frozenset(
 
 _TRIPLE = re.compile(r"(.)\1\1")
 _SQUEEZE = re.compile(r"(.)\1{2,}")
+_SENTENCE_END = re.compile(r"[.!?;\n\r¡¿。]+")
 
 
 def one_edit_forms(word: str) -> set[str]:
@@ -175,11 +177,27 @@ def filler_end(tokens: tuple[str, ...]) -> int:
     return position
 
 
-def negated(tokens: tuple[str, ...], start: int) -> bool:
-    """Whether the words before `start` negate it: "don't", "never", "do not", across a few bridge words."""
+def may_negate(tokens: tuple[str, ...]) -> bool:
+    return any(word in NEGATIONS or word == _NOT for word in tokens)
+
+
+def sentence_starts(text: str, normalize: Callable[[str], str]) -> frozenset[int]:
+    """The index of the first token of every sentence after the first (".", "!", "?", ";" or a new line)."""
+    starts: set[int] = set()
+    count = 0
+    for piece in _SENTENCE_END.split(text):
+        if count:
+            starts.add(count)
+        count += len(normalize(piece).split())
+    return frozenset(starts)
+
+
+def negated(tokens: tuple[str, ...], start: int, breaks: frozenset[int] | None = None) -> bool:
+    """Whether the words before `start` in its sentence negate it: "don't", "never", "do not", across a
+    few bridge words ("I don't want you to stop"). `breaks` are where sentences start (None: nowhere)."""
     position = start - 1
     for _ in range(_BRIDGE_SPAN + 1):
-        if position < 0:
+        if position < 0 or (breaks is not None and position + 1 in breaks):
             return False
         word = tokens[position]
         if word in NEGATIONS or (word == _NOT and position > 0 and tokens[position - 1] in _DO):

@@ -1,18 +1,15 @@
 """What an inbound text means: opt-out, help, opt-in, confirmation, or something else.
 
 Normalise first (NFKC, invisible characters deleted, accents and case folded, punctuation, emoji and
-whitespace trimmed), then look for a meaning in order, and return the first opt-out found, or else the
-first other meaning:
-1. the whole text is a keyword (`exact`);
-2. its first word is one (`leading`), or becomes one once its spaced letters are joined (`spaced`: "S T O
-   P"), its repeated letters squeezed (`repeated`: "stoppp") or one typo fixed (`typo`: "Stpo");
-3. a revocation phrase anywhere, unless negated (`phrase`: "take me off your list");
-4. a keyword after up to three filler words (`filler`: "please stop", "can you please cancel");
-5. a strong opt-out word ending a sentence, or UNSUBSCRIBE anywhere (`phrase`: "I said STOP").
-Keywords match whole words only ("weekend" is not END, "stopwatch" is not STOP). When a text could mean
-two things, opt-out wins: a missed opt-out is a violation, an extra one is not. The two exceptions are a
-negated keyword ("don't stop", "never stop") and "stop" followed by another activity ("can't stop
-smiling"): those texts ask for nothing to stop. The word forms live in `keyword_forms`.
+whitespace trimmed). Then the first opt-out any rule finds wins, else the first other meaning, rules in
+order: the whole text is a keyword (`exact`); its first word is one (`leading`); a revocation phrase
+anywhere (`phrase`: "take me off your list"); the first word once its spaced letters are joined (`spaced`:
+"S T O P"), its held-down letters squeezed (`repeated`: "stoppp") or one typo fixed (`typo`: "Stpo"); a
+keyword after up to three filler words (`filler`: "please stop"); a strong opt-out word ending a sentence
+or UNSUBSCRIBE anywhere (`phrase`: "I said STOP"). Keywords match whole words only ("weekend" is not
+END). Opt-out wins because a missed opt-out is a violation and an extra one is not; the exceptions are a
+negated keyword ("don't stop", "never stop") and "stop" about something else ("can't stop smiling"). The
+word forms live in `keyword_forms`.
 """
 
 from __future__ import annotations
@@ -98,7 +95,7 @@ ENGLISH = KeywordSet(
         *("STOP ALL TEXTS", "STOP ALL MESSAGES", "QUIT TEXTING", "QUIT SENDING", "NO MORE TEXTS", "NO MORE TEXT"),
         *("NO MORE MESSAGES", "NO MORE SMS", "NO MORE TEXTING", "DONT WANT THESE", "DONT WANT YOUR"),
         *("DONT WANT ANY MORE", "DONT WANT ANYMORE", "DONT WANT TEXTS", "DONT WANT TO RECEIVE", "NOT INTERESTED"),
-        *("NO LONGER INTERESTED", "LEAVE ME ALONE", "WRONG NUMBER", "CANCEL MY SUBSCRIPTION"),
+        *("NO LONGER INTERESTED", "LEAVE ME ALONE", "WRONG NUMBER", "CANCEL MY SUBSCRIPTION", "PUT A STOP TO"),
     ),
 )
 SPANISH = KeywordSet(
@@ -268,7 +265,9 @@ def classify(
         return _result(exact, MatchReason.EXACT, None, normalized)
     # Otherwise the first opt-out any rule finds, else the first other meaning ("yes stop" opts out).
     other: Classification | None = None
-    for entry, reason, target in _matches(index, tokens):
+    # Where sentences start, for negations: "Don't. Stop." opts out, "No, don't stop" does not.
+    breaks = forms.sentence_starts(text[:MAX_CLASSIFIED_CHARS], normalize) if forms.may_negate(tokens) else None
+    for entry, reason, target in _matches(index, tokens, breaks):
         if entry.intent is Intent.OPT_OUT:
             return _result(entry, reason, target, normalized)
         other = other or _result(entry, reason, target, normalized)
@@ -278,7 +277,7 @@ def classify(
 _Match = tuple[_Entry, MatchReason, str | None]
 
 
-def _matches(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match]:
+def _matches(index: _Index, tokens: tuple[str, ...], breaks: frozenset[int] | None) -> Iterator[_Match]:
     """Every meaning the rules find, in the order they are tried."""
     # A leading keyword, longest first, as typed or in one of its forms ("OPT OUT please", "S T O P").
     # A phrase typed as is comes before a word that needed fixing ("désabonnez-moi" is not a typo).
@@ -286,7 +285,7 @@ def _matches(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match]:
     if found is not None and found[2] is None:
         yield found[0], MatchReason.LEADING, _target(index, tokens[found[1] :])
     # A revocation phrase anywhere, as whole words, unless negated ("please don't stop sending").
-    phrase = _find_phrase(index, tokens)
+    phrase = _find_phrase(index, tokens, breaks)
     if phrase is not None:
         yield phrase, MatchReason.PHRASE, None
     if found is not None and found[2] is not None:
@@ -299,7 +298,7 @@ def _matches(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match]:
             entry, size, form = found
             yield entry, form or MatchReason.FILLER, _target(index, tokens[start + size :])
     # A strong opt-out word ending a sentence ("I said STOP") or anywhere ("how do I unsubscribe").
-    yield from _sentence_opt_out(index, tokens)
+    yield from _sentence_opt_out(index, tokens, breaks)
 
 
 def _word_at(index: _Index, tokens: tuple[str, ...], start: int) -> tuple[_Entry, int, MatchReason | None] | None:
@@ -307,7 +306,7 @@ def _word_at(index: _Index, tokens: tuple[str, ...], start: int) -> tuple[_Entry
     run = forms.spaced_run(tokens, start)  # before "Y" alone: "Y E S" is YES
     if run is not None:
         for word in (run, *forms.squeezed(run)):
-            if (entry := index.best((word,))) is not None:
+            if (entry := index.best((word,)) or index.typos.get(word)) is not None:
                 return entry, len(run), MatchReason.SPACED
     for size in range(min(index.longest, len(tokens) - start), 0, -1):
         entry = index.best(tokens[start : start + size])
@@ -321,7 +320,7 @@ def _word_at(index: _Index, tokens: tuple[str, ...], start: int) -> tuple[_Entry
     return (typo, 1, MatchReason.TYPO) if typo is not None else None
 
 
-def _sentence_opt_out(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match]:
+def _sentence_opt_out(index: _Index, tokens: tuple[str, ...], breaks: frozenset[int] | None) -> Iterator[_Match]:
     for position in range(1, len(tokens)):
         token = tokens[position]
         reason = MatchReason.PHRASE
@@ -332,7 +331,7 @@ def _sentence_opt_out(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match
             token in forms.TRAILING_OPT_OUT and forms.ends_sentence(tokens, position)
         ):
             continue
-        if forms.negated(tokens, position) or forms.about_something_else(tokens, position):
+        if forms.negated(tokens, position, breaks) or forms.about_something_else(tokens, position):
             continue
         entry = index.best((token,))
         if entry is not None and entry.intent is Intent.OPT_OUT:
@@ -340,9 +339,9 @@ def _sentence_opt_out(index: _Index, tokens: tuple[str, ...]) -> Iterator[_Match
             return
 
 
-def _find_phrase(index: _Index, tokens: tuple[str, ...]) -> _Entry | None:
+def _find_phrase(index: _Index, tokens: tuple[str, ...], breaks: frozenset[int] | None) -> _Entry | None:
     for start, token in enumerate(tokens):
         for phrase, entry in index.phrases.get(token, ()):
-            if tokens[start : start + len(phrase)] == phrase and not forms.negated(tokens, start):
+            if tokens[start : start + len(phrase)] == phrase and not forms.negated(tokens, start, breaks):
                 return entry
     return None
