@@ -19,13 +19,17 @@ SHORT_CODE = "12345"
 
 
 def _statuses(stack: RunningStack) -> tuple[dict[str, str], dict[str, Any]]:
-    """The number's status per program and its open STOP menus, read from the table."""
+    """The number's status per program of the short code and its open STOP menus, read from the table.
+    (From the FCC's revoke-all date, STOP ALL also ends the deployment's other marketing programs: see
+    test_stop_all_reaches_other_senders_from_the_revoke_all_date.)"""
     item = stack.client("dynamodb").get_item(
         TableName=stack.outputs["ConsentTableName"],
         Key={"PK": {"S": f"PHONE#{PHONE}"}, "SK": {"S": "STATE"}},
         ConsistentRead=True,
     )["Item"]
-    programs = {name: value["M"]["status"]["S"] for name, value in item["programs"]["M"].items()}
+    programs = {
+        name: value["M"]["status"]["S"] for name, value in item["programs"]["M"].items() if name in ("tone1", "tone2")
+    }
     return programs, item.get("ask_pending", {}).get("M", {})
 
 
@@ -73,3 +77,21 @@ def test_join_confirm_menu_scoped_stop_stop_all_help(local_stack: RunningStack) 
     help_reply = say("HELP")
     assert help_reply["category"] == "compliance_reply"
     assert "help@tones.example" in help_reply["body"]
+
+
+def test_stop_all_reaches_other_senders_from_the_revoke_all_date(local_stack: RunningStack) -> None:
+    from datetime import UTC, datetime
+
+    from sms_consent.config import load_config
+    from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
+
+    phone = "+14155550178"
+    local_stack.publish_inbound(phone, "STOP ALL", to=SHORT_CODE)
+    local_stack.wait_outbox(lambda line: line["to"] == phone)
+    item = local_stack.client("dynamodb").get_item(
+        TableName=local_stack.outputs["ConsentTableName"],
+        Key={"PK": {"S": f"PHONE#{phone}"}, "SK": {"S": "STATE"}},
+        ConsistentRead=True,
+    )["Item"]
+    scope = load_config(DEFAULT_PROGRAM_CONFIG).consumer_opt_out_programs(("tone1", "tone2"), datetime.now(UTC))
+    assert set(item["programs"]["M"]) == set(scope)

@@ -17,7 +17,9 @@ import pytest
 
 from sms_consent import blocklist, consent
 from sms_consent.clock import iso
+from sms_consent.config import load_config
 from sms_consent.consent import Status
+from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
 from tests.conftest import AwsStack, load_event, stores
 
 PHONE = "+14155550123"
@@ -59,6 +61,11 @@ def send(stack: AwsStack, text: str, **kwargs: Any) -> list[dict[str, Any]]:
     return stack.outbound_requests()
 
 
+def opt_out_scope(sender_programs: tuple[str, ...]) -> tuple[str, ...]:
+    """What a consumer's STOP covers today under the sample configuration (it widens on 2027-01-31)."""
+    return load_config(DEFAULT_PROGRAM_CONFIG).consumer_opt_out_programs(sender_programs, datetime.now(UTC))
+
+
 def status(program: str, phone: str = PHONE) -> Status | None:
     return stores().numbers.get(phone).status(program)
 
@@ -82,7 +89,8 @@ def test_stop_on_a_toll_free_number_leaves_every_program_with_one_reply(aws_stac
     assert "no more messages" in replies[0]["body"]
     assert "sale" not in replies[0]["body"].lower()
     revoked = [event for event in aws_stack.bus_events() if event["detail-type"] == "ConsentRevoked"]
-    assert [event["detail"]["program"] for event in revoked] == ["alerts"]
+    # The toll-free number's one program; from the FCC's revoke-all date, every marketing program too.
+    assert [event["detail"]["program"] for event in revoked] == list(opt_out_scope(("alerts",)))
     assert revoked[0]["detail"]["evidence"]["text"] == "Stop please"
     assert revoked[0]["detail"]["evidence"]["match_reason"] == "leading"
 
@@ -90,9 +98,10 @@ def test_stop_on_a_toll_free_number_leaves_every_program_with_one_reply(aws_stac
 def test_stop_from_a_number_never_seen_is_still_recorded(aws_stack: AwsStack) -> None:
     send(aws_stack, "STOP")
     assert status("alerts") is Status.UNSUBSCRIBED
-    (event,) = stores().numbers.history(PHONE)
-    assert event.event_type is consent.EventType.REVOKED
-    assert event.evidence["keyword"] == "STOP"
+    events = stores().numbers.history(PHONE)
+    assert [event.program for event in events] == list(opt_out_scope(("alerts",)))
+    assert {event.event_type for event in events} == {consent.EventType.REVOKED}
+    assert events[0].evidence["keyword"] == "STOP"
 
 
 def test_keyword_opt_in_with_double_opt_in(aws_stack: AwsStack) -> None:

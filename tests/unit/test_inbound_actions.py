@@ -541,3 +541,42 @@ def test_a_yes_sent_before_a_later_prompt_was_asked_for_cannot_confirm_it() -> N
     inbound.handle(late_yes, AT + timedelta(seconds=4), deps)
     assert store.get(PHONE).status("alerts") is S
     assert store.history(PHONE)[-1].evidence["inbound_message_id"] == "in-4"
+
+
+# ------------------------------------------------------------------ the FCC's revoke-all rule
+
+
+def _scoped_config(revoke_all_from: str | None) -> ProgramConfig:
+    """The sample programs, the news program made transactional, and the revoke-all date given."""
+    data = yaml.safe_load(Path(DEFAULT_PROGRAM_CONFIG).read_text(encoding="utf-8"))
+    data["senders"].append({"number": NEWS_NUMBER, "bare_stop": "all", "programs": ["news"]})
+    data["programs"]["news"] = {**NEWS_PROGRAM, "category": "transactional"}
+    data["opt_out_scope"] = {"revoke_all_from": revoke_all_from}
+    return parse_config(data)
+
+
+@pytest.mark.parametrize(
+    ("revoke_all_from", "revoked"),
+    [
+        (None, {"tone1", "tone2"}),  # the policy off: the sender's programs only
+        ((AT + timedelta(days=1)).date().isoformat(), {"tone1", "tone2"}),  # the day before the rule
+        (AT.date().isoformat(), {"tone1", "tone2", "alerts"}),  # from the rule's first day
+    ],
+)
+def test_a_bare_stop_ends_every_marketing_program_from_the_revoke_all_date(
+    revoke_all_from: str | None, revoked: set[str]
+) -> None:
+    item = case("stop-all", SHORT_CODE, "STOP ALL", [subscribed("tone1", "tone2", "alerts", "news")],
+                Action.OPTED_OUT, {}).values[0]  # fmt: skip
+    _outcome, store, _outbox, _bus = run(item, _scoped_config(revoke_all_from))
+    state = store.get(PHONE)
+    assert {p for p, program in state.programs.items() if program.status is U} == revoked
+    assert state.status("news") is S  # transactional messages are exempt from the rule
+    assert {event.program for event in store.events} == revoked
+    assert all(event.source == "keyword" for event in store.events)
+
+
+def test_a_scoped_stop_stays_scoped_after_the_revoke_all_date() -> None:
+    item = case("stop-tone1", SHORT_CODE, "STOP TONE1", [subscribed("tone1", "alerts")], Action.OPTED_OUT, {}).values[0]
+    _outcome, store, _outbox, _bus = run(item, _scoped_config(AT.date().isoformat()))
+    assert (store.get(PHONE).status("tone1"), store.get(PHONE).status("alerts")) == (U, S)

@@ -8,8 +8,8 @@ file, the program (or sender) and the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sms_consent.compliance_lint import lint
 from sms_consent.phones import InvalidPhoneNumber, NumberType, normalize_sender
 from sms_consent.pumping import PumpingConfig
 from sms_consent.quiet_hours import QuietHoursPolicy, policy_from_config
@@ -154,6 +155,18 @@ class OptinLimits(_Strict):
     prefix_window_minutes: int = Field(default=60, ge=1, le=1440)
 
 
+class OptOutScope(_Strict):
+    """Whom a consumer's opt-out covers.
+
+    Until `revoke_all_from`: the programs of the sender it reached (CTIA practice). From that date: also
+    every marketing program of the deployment, on every sender (FCC 24-24, 47 CFR 64.1200(a)(10): a
+    revocation covers all of a caller's robotexts on unrelated matters; effective 2027-01-31 after the
+    Commission's delays). Transactional programs on other senders continue. `null`: never.
+    """
+
+    revoke_all_from: date | None = date(2027, 1, 31)
+
+
 class ProgramConfig(_Strict):
     version: Literal[1] = 1
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
@@ -172,6 +185,7 @@ class ProgramConfig(_Strict):
     programs: dict[str, Program] = Field(min_length=1)
     pumping: PumpingConfig = PumpingConfig()
     optin_limits: OptinLimits = OptinLimits()
+    opt_out_scope: OptOutScope = OptOutScope()
 
     @field_validator("programs")
     @classmethod
@@ -224,6 +238,14 @@ class ProgramConfig(_Strict):
                 return program_id
         return None
 
+    def consumer_opt_out_programs(self, sender_programs: tuple[str, ...], at: datetime) -> tuple[str, ...]:
+        """The programs a consumer's opt-out sent to a sender ends, as of the message's time `at`."""
+        start = self.opt_out_scope.revoke_all_from
+        if start is None or at.astimezone(UTC).date() < start:
+            return sender_programs
+        marketing = (p for p, program in self.programs.items() if program.category == "marketing")
+        return tuple(dict.fromkeys((*sender_programs, *marketing)))
+
     def sender_for_program(self, program_id: str) -> Sender | None:
         return next((s for s in self.senders if program_id in s.programs), None)
 
@@ -239,87 +261,6 @@ class _FieldProblem(ValueError):
     def __init__(self, where: str, field: str, message: str) -> None:
         self.where, self.field, self.message = where, field, message
         super().__init__(message)
-
-
-# ---------------------------------------------------------------------- compliance lint
-
-RATES = re.compile(r"msg\s*(&|and)\s*data\s*rates\s*may\s*apply", re.IGNORECASE)
-CONTACT = re.compile(r"(@[\w-]+\.\w+|https?://|www\.|\d{3}[\s.-]?\d{3}[\s.-]?\d{4}|\b1-?8\d\d\b)", re.IGNORECASE)
-STOP_CONFIRMED = re.compile(
-    r"(no (more|further) (messages|msgs|texts)|will not receive|won't receive|unsubscribed|opted out|"
-    r"ne recevrez plus|no recibir[aá]s m[aá]s|dado de baja|d[ée]sabonn[ée])",
-    re.IGNORECASE,
-)
-# Rates disclosure in the languages we ship translations for.
-RATES_BY_LANGUAGE = {
-    "es": re.compile(r"(tarifas|cargos).{0,30}(mensaje|msj).{0,20}datos", re.IGNORECASE),
-    "fr": re.compile(r"(frais|tarifs).{0,40}(message|sms).{0,30}donn[ée]es", re.IGNORECASE),
-}
-STOP_WORDS_BY_LANGUAGE = {"en": ("STOP",), "es": ("STOP", "PARAR", "BAJA", "ALTO"), "fr": ("STOP", "ARRET", "ARRÊT")}
-HELP_WORDS_BY_LANGUAGE = {"en": ("HELP",), "es": ("HELP", "AYUDA"), "fr": ("HELP", "AIDE")}
-
-
-@dataclass(frozen=True)
-class LintProblem:
-    where: str
-    field: str
-    message: str
-
-
-def _mentions(text: str, words: tuple[str, ...]) -> bool:
-    return any(re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) for word in words)
-
-
-def _lint_replies(
-    program_id: str, program: Program, language: str, replies: Replies, field: str
-) -> Iterator[LintProblem]:
-    where = f"program '{program_id}'"
-    rates = RATES if language == "en" else RATES_BY_LANGUAGE.get(language, RATES)
-    stop_words = STOP_WORDS_BY_LANGUAGE.get(language, ("STOP",))
-    help_words = HELP_WORDS_BY_LANGUAGE.get(language, ("HELP",))
-    for name in ("optin_prompt", "confirmation"):
-        text = getattr(replies, name)
-        if text is None:
-            continue
-        path = f"{field}.{name}"
-        if program.name.lower() not in text.lower() and program.brand.lower() not in text.lower():
-            yield LintProblem(where, path, "must name the program or brand")
-        if program.frequency.lower() not in text.lower():
-            yield LintProblem(where, path, f"must state the message frequency ('{program.frequency}')")
-        if not rates.search(text) and not RATES.search(text):
-            yield LintProblem(where, path, "must say 'Msg & data rates may apply'")
-        if not _mentions(text, help_words):
-            yield LintProblem(where, path, "must give HELP instructions")
-        if not _mentions(text, stop_words):
-            yield LintProblem(where, path, "must give STOP (opt-out) instructions")
-    if not CONTACT.search(replies.help):
-        yield LintProblem(where, f"{field}.help", "the HELP reply must give a support contact (email, phone or URL)")
-    if not STOP_CONFIRMED.search(replies.stop):
-        yield LintProblem(where, f"{field}.stop", "the STOP reply must confirm that no more messages will be sent")
-
-
-def lint(config: ProgramConfig) -> list[LintProblem]:
-    problems: list[LintProblem] = []
-    for program_id, program in config.programs.items():
-        if program.double_opt_in and program.replies.optin_prompt is None:
-            problems.append(
-                LintProblem(f"program '{program_id}'", "replies.optin_prompt", "double opt-in needs a prompt")
-            )
-        problems.extend(_lint_replies(program_id, program, program.default_language, program.replies, "replies"))
-        for language, replies in program.translations.items():
-            problems.extend(_lint_replies(program_id, program, language, replies, f"translations.{language}"))
-    for index, sender in enumerate(config.senders):
-        if sender.stop_all and not STOP_CONFIRMED.search(sender.stop_all):
-            problems.append(
-                LintProblem(
-                    f"senders[{index}]",
-                    "stop_all",
-                    "the STOP ALL reply must confirm that no more messages will be sent",
-                )
-            )
-        if sender.help and not CONTACT.search(sender.help):
-            problems.append(LintProblem(f"senders[{index}]", "help", "the HELP reply must give a support contact"))
-    return problems
 
 
 # ---------------------------------------------------------------------- loading

@@ -60,13 +60,15 @@ def opt_out(state: NumberState, ctx: InboundContext, *, can_reply: bool) -> Inbo
             (Reply(sender.programs[0], Category.COMPLIANCE_REPLY, sender.stop_menu),),
             sender.programs,
         )
-    change = answer_ask(ctx.revoke_all(state, sender.programs), ctx)
+    # The sender's programs; from the FCC's revoke-all date, every marketing program too (config.OptOutScope).
+    scope = ctx.config.consumer_opt_out_programs(sender.programs, ctx.at)
+    change = answer_ask(ctx.revoke_all(state, scope), ctx)
     if len(sender.programs) == 1:
         body = ctx.replies_for(sender.programs[0]).stop
     else:
         body = sender.stop_all or ctx.replies_for(sender.programs[0]).stop
     return InboundDecision(
-        InboundAction.OPTED_OUT, change, (Reply(sender.programs[0], Category.COMPLIANCE_REPLY, body),), sender.programs
+        InboundAction.OPTED_OUT, change, (Reply(sender.programs[0], Category.COMPLIANCE_REPLY, body),), scope
     )
 
 

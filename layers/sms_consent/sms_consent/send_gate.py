@@ -250,7 +250,7 @@ def _reserve(decision: GateDecision, request: OutboundRequest, deps: GateDeps, s
 
 def _record_carrier_opt_out(phone: str, request: OutboundRequest, sender: str, deps: GateDeps, now: datetime) -> None:
     """The provider's opt-out list has the number: make our state say so too."""
-    programs = deps.config.programs_of(sender) or (request.program,)
+    programs = deps.config.consumer_opt_out_programs(deps.config.programs_of(sender) or (request.program,), now)
     evidence = {"request_id": request.request_id, "reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT"}
     stored = deps.store.update(
         phone,
