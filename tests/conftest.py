@@ -14,11 +14,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from moto import mock_aws
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import RunningStack
 
 ROOT = Path(__file__).resolve().parent.parent
 for extra in (ROOT / "layers" / "sms_consent", ROOT / "local"):
@@ -242,3 +245,13 @@ def api_request(
     event["requestContext"].update(httpMethod=method, path=f"/prod{path}", resourcePath=event["resource"])
     event["requestContext"]["identity"]["sourceIp"] = source_ip
     return event
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """`make run`'s stack as a subprocess, shared by the end-to-end tests and the local tooling's tests."""
+    from tests.e2e.conftest import start_stack, stop_stack
+
+    stack = start_stack(tmp_path_factory.mktemp("local-stack"))
+    yield stack
+    stop_stack(stack)

@@ -10,13 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,10 +154,3 @@ def stop_stack(stack: RunningStack) -> int:
     except subprocess.TimeoutExpired:
         stack.process.kill()
         raise
-
-
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    stack = start_stack(tmp_path_factory.mktemp("local-stack"))
-    yield stack
-    stop_stack(stack)

@@ -1,4 +1,5 @@
-"""The local stack as a newcomer uses it: `make run`'s command, the `sms` command, the API."""
+"""The local stack's own tooling, as a newcomer uses it: `make run`'s command, the `sms` command, the API
+server's keys and CORS, its schedules and dead letters."""
 
 from __future__ import annotations
 
