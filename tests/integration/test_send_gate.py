@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,12 +88,39 @@ def test_check_route_gives_the_same_decisions_as_the_sns_path(aws_stack: AwsStac
         ({"program": "alerts", "category": "shouting", "recipients": [SUBSCRIBED], "body": "x"}, 400),
         ({"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED] * 101, "body": "x"}, 400),
         ({"program": "alerts", "category": "marketing", "recipients": [], "body": "x"}, 400),
+        ({"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED], "at": "2027-01-05T10:00"}, 400),
+        ({"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED], "at": "2099-01-05T10:00Z"}, 400),
+        ({"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED], "at": "tomorrow"}, 400),
     ],
 )
 def test_check_route_rejects_bad_requests(aws_stack: AwsStack, body: dict[str, Any], status: int) -> None:
     response = aws_stack.invoke("AdminApiFunction", api_request("POST", "/v1/gate/check", body=json.dumps(body)))
     assert response["statusCode"] == status
     assert json.loads(response["body"])["detail"]
+
+
+def test_check_route_decides_as_of_a_given_instant_and_counts_segments(aws_stack: AwsStack) -> None:
+    subscribe(SUBSCRIBED)
+    tomorrow = datetime.now(ZoneInfo("America/New_York")).date() + timedelta(days=1)
+
+    def check_at(hour: int, body: str) -> dict[str, Any]:
+        at = datetime.combine(tomorrow, time(hour), ZoneInfo("America/New_York"))
+        request = {"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED], "body": body,
+                   "at": at.isoformat()}  # fmt: skip
+        response = aws_stack.invoke("AdminApiFunction", api_request("POST", "/v1/gate/check", body=json.dumps(request)))
+        assert response["statusCode"] == 200
+        answer: dict[str, Any] = json.loads(response["body"])
+        return answer
+
+    day = check_at(15, "Example Corp Alerts: sale today.")
+    assert (day["decisions"][0]["decision"], day["decisions"][0]["reason"]) == ("allow", "ALLOWED")
+    assert (day["segments"], day["encoding"]) == (1, "GSM-7")
+    night = check_at(23, "Example Corp Alerts: sale today 🎉")
+    assert (night["decisions"][0]["decision"], night["decisions"][0]["reason"]) == ("defer", "QUIET_HOURS")
+    morning = datetime.combine(tomorrow + timedelta(days=1), time(8), ZoneInfo("America/New_York"))
+    assert datetime.fromisoformat(night["decisions"][0]["retry_at"]) == morning
+    assert (night["segments"], night["encoding"]) == (1, "UCS-2")
+    assert aws_stack.outbox_lines() == []  # a check sends nothing
 
 
 def test_opt_out_instructions_are_appended_once_a_month(aws_stack: AwsStack) -> None:

@@ -101,7 +101,10 @@ def test_ctrl_c_stops_cleanly_and_frees_the_ports(tmp_path: Path) -> None:
     assert stop_stack(stack) == 0
     for port in ports:
         with socket.socket() as probe:
+            # SO_REUSEADDR: connections closed a moment ago may linger in TIME_WAIT; a listener may not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))  # raises if the port were still held
+            probe.listen()
 
 
 def test_pumping_alerts_on_the_bus_reach_the_alert_topic(local_stack: RunningStack) -> None:

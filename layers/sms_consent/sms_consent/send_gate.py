@@ -204,9 +204,10 @@ def _e164s(request: OutboundRequest, region: str) -> list[str]:
     return found
 
 
-def situation_for(request: OutboundRequest, deps: GateReaders) -> Situation:
-    """Read what the decision needs. Raises when state cannot be read: the caller sends nothing."""
-    now = deps.clock()
+def situation_for(request: OutboundRequest, deps: GateReaders, at: datetime | None = None) -> Situation:
+    """Read what the decision needs, as of `at` (default: now). Raises when state cannot be read: the caller
+    sends nothing."""
+    now = at or deps.clock()
     numbers = _e164s(request, deps.config.default_region)
     return Situation(
         states=deps.store.get_many(numbers) if numbers else {},
@@ -217,11 +218,11 @@ def situation_for(request: OutboundRequest, deps: GateReaders) -> Situation:
     )
 
 
-def check(request: OutboundRequest, deps: GateReaders) -> list[GateDecision]:
+def check(request: OutboundRequest, deps: GateReaders, at: datetime | None = None) -> list[GateDecision]:
     """The decisions the gate would make now, without sending or reserving anything. When consent cannot
     be read, every recipient is denied and says why (the sending path raises instead, to be retried)."""
     try:
-        situation = situation_for(request, deps)
+        situation = situation_for(request, deps, at)
     except StoreUnavailable:
         resolve_program(request, deps.config)  # an unusable request is still refused as such
         return [GateDecision(raw, Verdict.DENY, Reason.STATE_UNAVAILABLE) for raw in request.recipients]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import timedelta
 
-from sms_consent import wiring
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from sms_consent import segments, wiring
 from sms_consent.api.problems import Problem
 from sms_consent.messages import MAX_BODY_LENGTH, MAX_RECIPIENTS, Category, OutboundRequest
 
 router = APIGatewayRouter()
+MAX_PREVIEW = timedelta(days=400)  # consent and breakers are read as they are now: far previews mislead
 
 
 class GateCheckRequest(BaseModel):
@@ -21,6 +24,11 @@ class GateCheckRequest(BaseModel):
     body: str = Field(default="", max_length=MAX_BODY_LENGTH)
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     sender: str | None = Field(default=None, max_length=20)
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="decide as of this instant (ISO-8601 with its offset), e.g. for a campaign scheduler; "
+        f"within {MAX_PREVIEW.days} days of now. Stored consent and open breakers are read as they are now",
+    )
 
 
 class GateDecisionView(BaseModel):
@@ -31,10 +39,12 @@ class GateDecisionView(BaseModel):
 
 
 class GateCheckResponse(BaseModel):
+    segments: int = Field(description="segments of the body as given (opt-out instructions may add to it)")
+    encoding: str = Field(description="GSM-7 or UCS-2")
     decisions: list[GateDecisionView]
 
 
-@router.post("/v1/gate/check", summary="What the send gate would decide for each recipient, right now")
+@router.post("/v1/gate/check", summary="What the send gate would decide for each recipient, now or at a given instant")
 def gate_check(request: GateCheckRequest) -> GateCheckResponse:
     from sms_consent import send_gate  # the gate's rules load on the first check, not at cold start
 
@@ -46,8 +56,15 @@ def gate_check(request: GateCheckRequest) -> GateCheckResponse:
         media_urls=tuple(request.media_urls),
         sender=request.sender,
     )
+    if request.at is not None and abs(request.at - wiring.utc_now()) > MAX_PREVIEW:
+        raise Problem(400, f"at: must be within {MAX_PREVIEW.days} days of now")
     try:
-        decisions = send_gate.check(outbound, wiring.admin_deps().gate)
+        decisions = send_gate.check(outbound, wiring.admin_deps().gate, request.at)
     except send_gate.InvalidRequest as exc:
         raise Problem(400, str(exc)) from None
-    return GateCheckResponse(decisions=[GateDecisionView.model_validate(d.as_dict()) for d in decisions])
+    counted = segments.analyze(request.body)
+    return GateCheckResponse(
+        segments=counted.segments,
+        encoding=counted.encoding.value,
+        decisions=[GateDecisionView.model_validate(d.as_dict()) for d in decisions],
+    )
