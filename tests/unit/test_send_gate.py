@@ -12,7 +12,7 @@ from sms_consent import consent
 from sms_consent.breakers import Breaker
 from sms_consent.config import load_config
 from sms_consent.consent import NumberState, Status
-from sms_consent.frequency_caps import REPLIES_KEY, REPLY_LIMIT, REPLY_WINDOW, cap_for
+from sms_consent.frequency_caps import REPLIES_KEY, REPLY_LIMIT, REPLY_WINDOW, caps_for
 from sms_consent.message_content import OPT_OUT_NOTICE
 from sms_consent.messages import Category, OutboundRequest
 from sms_consent.phones import parse
@@ -169,9 +169,9 @@ def _situation(name: str, category: Category) -> tuple[Verdict, Reason, str]:
     if name == "night":
         return one(category, state(), now=NIGHT)
     marketing = OutboundRequest(program="alerts", category=Category.MARKETING, recipients=(NY,), body="x")
-    cap = cap_for(CONFIG.programs["alerts"], marketing, AFTERNOON)
-    assert cap is not None
-    return one(category, state(cap_counts={cap.key: (cap.window_start, cap.limit)}))
+    (cap,) = caps_for(CONFIG.programs["alerts"], marketing)
+    sent = tuple(int((AFTERNOON - timedelta(minutes=minutes)).timestamp()) for minutes in range(cap.limit))
+    return one(category, state(recent_sends={cap.key: sent}))
 
 
 @pytest.mark.parametrize("situation", sorted(EXPECTED))
@@ -209,10 +209,12 @@ def test_a_reply_to_the_consumer_is_not_held_by_breakers_or_the_prompt_limit() -
 
 
 def test_replies_are_bounded_per_number_except_an_opt_out_confirmation() -> None:
-    window = int(AFTERNOON.timestamp()) - int(AFTERNOON.timestamp()) % int(REPLY_WINDOW.total_seconds())
-    busy = state(cap_counts={REPLIES_KEY: (window, REPLY_LIMIT)})
-    almost = state(cap_counts={REPLIES_KEY: (window, REPLY_LIMIT - 1)})
-    earlier = state(cap_counts={REPLIES_KEY: (window - 600, REPLY_LIMIT)})
+    def sent(count: int, *, before: timedelta) -> tuple[int, ...]:
+        return tuple(int((AFTERNOON - before + timedelta(seconds=index)).timestamp()) for index in range(count))
+
+    busy = state(recent_sends={REPLIES_KEY: sent(REPLY_LIMIT, before=timedelta(minutes=9))})
+    almost = state(recent_sends={REPLIES_KEY: sent(REPLY_LIMIT - 1, before=timedelta(minutes=9))})
+    earlier = state(recent_sends={REPLIES_KEY: sent(REPLY_LIMIT, before=REPLY_WINDOW + timedelta(minutes=1))})
     for category in (Category.OPTIN_PROMPT, Category.COMPLIANCE_REPLY):
         assert one(category, busy, in_reply_to="in-9", intent="opt_in")[1] is Reason.FREQUENCY_CAP
         assert one(category, almost, in_reply_to="in-9", intent="opt_in")[1] is Reason.ALLOWED

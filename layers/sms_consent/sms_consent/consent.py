@@ -147,8 +147,8 @@ class NumberState:
     ask_pending: dict[str, datetime] = field(default_factory=dict)
     # Last time opt-out instructions reached the number, per program (kept by the send gate).
     optout_notice_at: dict[str, datetime] = field(default_factory=dict)
-    # Marketing sends in the current frequency-cap window, per program: (window start, count).
-    cap_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Recent send times (epoch seconds, oldest first) per capped stream: a program, or `replies`.
+    recent_sends: dict[str, tuple[int, ...]] = field(default_factory=dict)
     version: int = 0  # optimistic-locking counter kept by storage
 
     def status(self, program: str) -> Status | None:

@@ -108,20 +108,19 @@ class NumberStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SendReservation:
-    """One send to count against a cap (if any) and an opt-out notice to record (if any)."""
+    """One send: its log appended to (if it is capped) and an opt-out notice recorded (if due)."""
 
     phone: str
     program: str  # opt-out notices are recorded per program
     notice_at: datetime | None = None
-    cap_key: str | None = None  # the count's name: the program, or `replies` for replies to the consumer
-    window_start: int | None = None
-    cap: int | None = None
-    same_window_likely: bool = False  # which condition to try first (saves a request in the common case)
+    log_key: str | None = None  # the capped stream: a program, or `replies`
+    log_read: tuple[int, ...] = ()  # the log as the gate read it: the write is conditional on it
+    log_after: tuple[int, ...] = ()
 
 
 class GateStore(NumberStore, Protocol):
     def reserve_send(self, reservation: SendReservation) -> bool:
-        """False when the cap is reached: two concurrent gates cannot both pass it."""
+        """False when the log changed since it was read (another send): re-read and decide again."""
         ...
 
 

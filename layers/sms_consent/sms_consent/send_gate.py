@@ -17,7 +17,7 @@ from sms_consent import breakers, consent, phones
 from sms_consent.clock import Clock, iso
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import NumberState, Source, Status
-from sms_consent.frequency_caps import cap_for, is_reply
+from sms_consent.frequency_caps import caps_for, first_reached, is_reply, log_after_send
 from sms_consent.message_content import body_with_notice, message_problem
 from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSms
 from sms_consent.ports import (
@@ -139,9 +139,9 @@ def _decide_one(
 
     if state.block is not None and state.block.blocks_outbound:
         return deny(Reason.BLOCKED_OUTBOUND)
-    cap = cap_for(program, request, situation.now)
+    caps = caps_for(program, request)
     if category is Category.COMPLIANCE_REPLY:
-        if cap is not None and cap.reached(state):
+        if first_reached(caps, state, situation.now) is not None:
             return deny(Reason.FREQUENCY_CAP)
         return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=request.body)
     if phone.number_type in config.blocked_number_types:
@@ -163,7 +163,7 @@ def _decide_one(
         retry_at = next_allowed(phone, situation.now, config.quiet_hours_policy)
         if retry_at is not None:
             return GateDecision(e164, Verdict.DEFER, Reason.QUIET_HOURS, retry_at=retry_at)
-    if cap is not None and category is not Category.TRANSACTIONAL and cap.reached(state):
+    if first_reached(caps, state, situation.now) is not None:
         return deny(Reason.FREQUENCY_CAP)
     return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=body, notice=notice)
 
@@ -229,24 +229,32 @@ def check(request: OutboundRequest, deps: GateReaders, at: datetime | None = Non
     return decide(request, deps.config, situation)
 
 
+RESERVE_ATTEMPTS = 4
+
+
 def _reserve(decision: GateDecision, request: OutboundRequest, deps: GateDeps, situation: Situation) -> bool:
-    cap = cap_for(deps.config.programs[request.program], request, situation.now)
-    if request.category is Category.TRANSACTIONAL:
-        cap = None
-    if cap is None and not decision.notice:
+    """Count the send against its caps and record a due opt-out notice. A log changed by a concurrent
+    send is read again and the caps judged again; False when a cap is reached."""
+    caps = caps_for(deps.config.programs[request.program], request)
+    if not caps and not decision.notice:
         return True
     state = situation.states.get(decision.phone) or NumberState(phone=decision.phone)
-    return deps.store.reserve_send(
-        SendReservation(
+    for _ in range(RESERVE_ATTEMPTS):
+        if first_reached(caps, state, situation.now) is not None:
+            return False
+        log = log_after_send(caps, state, situation.now)
+        reservation = SendReservation(
             phone=decision.phone,
             program=request.program,
             notice_at=situation.now if decision.notice else None,
-            cap_key=cap.key if cap else None,
-            window_start=cap.window_start if cap else None,
-            cap=cap.limit if cap else None,
-            same_window_likely=cap is not None and state.cap_counts.get(cap.key, (None, 0))[0] == cap.window_start,
+            log_key=log[0] if log else None,
+            log_read=state.recent_sends.get(log[0], ()) if log else (),
+            log_after=log[1] if log else (),
         )
-    )
+        if deps.store.reserve_send(reservation):
+            return True
+        state = deps.store.get(decision.phone)
+    return False
 
 
 def _record_carrier_opt_out(phone: str, request: OutboundRequest, sender: str, deps: GateDeps, now: datetime) -> None:

@@ -181,23 +181,21 @@ def event_from_item(item: AuditEventItem) -> AuditEvent:
     )
 
 
-# The send gate keeps its own top-level attributes on the state item (one per program), so that a
-# single conditional UpdateItem reserves a frequency cap and records an opt-out notice, and so that
-# save() above never overwrites them.
-CAP_WINDOW, CAP_COUNT, NOTICE = "capw_", "capn_", "notice_"
+# The send gate keeps its own top-level attributes on the state item, so that a single conditional
+# UpdateItem appends to a send log and records an opt-out notice, and so that a consent save never
+# overwrites them: `sends_<stream>` (recent send times) and `notice_<program>`.
+SENDS, NOTICE = "sends_", "notice_"
 
 
 def _with_gate_fields(state: NumberState, raw: dict[str, Any]) -> NumberState:
-    caps: dict[str, tuple[int, int]] = {}
+    sends: dict[str, tuple[int, ...]] = {}
     notices: dict[str, datetime] = {}
     for name, value in raw.items():
-        if name.startswith(CAP_WINDOW):
-            program = name.removeprefix(CAP_WINDOW)
-            count = raw.get(CAP_COUNT + program, {"N": "0"})
-            caps[program] = (int(value["N"]), int(count["N"]))
+        if name.startswith(SENDS):
+            sends[name.removeprefix(SENDS)] = tuple(int(entry["N"]) for entry in value.get("L", []))
         elif name.startswith(NOTICE):
             notices[name.removeprefix(NOTICE)] = parse_iso(value["S"])
-    return replace(state, cap_counts=caps, optout_notice_at=notices)
+    return replace(state, recent_sends=sends, optout_notice_at=notices)
 
 
 def from_raw(raw: dict[str, Any]) -> NumberState:

@@ -20,9 +20,8 @@ from sms_consent.consent import AuditEvent, NumberState
 from sms_consent.ports import ConcurrentUpdate, D, SendReservation, Stored
 from sms_consent.repository import metrics
 from sms_consent.repository.number_items import (
-    CAP_COUNT,
-    CAP_WINDOW,
     NOTICE,
+    SENDS,
     STATE_SK,
     AuditEventItem,
     NumberStateItem,
@@ -62,8 +61,8 @@ class DynamoNumberStore:
         }
 
     def reserve_send(self, reservation: SendReservation) -> bool:
-        """Count one send against the cap (if any) and record an opt-out notice (if any), in one
-        conditional UpdateItem. False when the cap is reached: two concurrent gates cannot both pass it."""
+        """Append to the send log (if capped) and record an opt-out notice (if due), in one UpdateItem
+        conditional on the log being as the gate read it. False when another send changed it meanwhile."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         sets: list[str] = []
@@ -75,36 +74,29 @@ class DynamoNumberStore:
             "TableName": self.table.name,
             "Key": item_key(phone_key(reservation.phone), STATE_SK),
         }
-        if reservation.cap is None or reservation.window_start is None or reservation.cap_key is None:
-            if sets:
-                self.table.client.update_item(
-                    **request,
-                    UpdateExpression="SET " + ", ".join(sets),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
+        if reservation.log_key is not None:
+            names["#log"] = SENDS + reservation.log_key
+            values[":log"] = {"L": [{"N": str(sent)} for sent in reservation.log_after]}
+            sets.append("#log = :log")
+            if reservation.log_read:
+                values[":read"] = {"L": [{"N": str(sent)} for sent in reservation.log_read]}
+                request["ConditionExpression"] = "#log = :read"
+            else:
+                request["ConditionExpression"] = "attribute_not_exists(#log)"
+        if not sets:
             return True
-        names.update({"#window": CAP_WINDOW + reservation.cap_key, "#count": CAP_COUNT + reservation.cap_key})
-        values.update(
-            {":window": {"N": str(reservation.window_start)}, ":one": {"N": "1"}, ":cap": {"N": str(reservation.cap)}}
-        )
-        same = ("#window = :window AND #count < :cap", ["#count = #count + :one"])
-        fresh = ("attribute_not_exists(#window) OR #window < :window", ["#window = :window", "#count = :one"])
-        for condition, assignments in (same, fresh) if reservation.same_window_likely else (fresh, same):
-            used = [condition, *assignments, *sets]
-            try:
-                self.table.client.update_item(
-                    **request,
-                    UpdateExpression="SET " + ", ".join(assignments + sets),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={k: v for k, v in names.items() if any(k in text for text in used)},
-                    ExpressionAttributeValues={k: v for k, v in values.items() if any(k in text for text in used)},
-                )
-                return True
-            except Exception as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
-        return False
+        try:
+            self.table.client.update_item(
+                **request,
+                UpdateExpression="SET " + ", ".join(sets),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def _owned_actions(self, item: NumberStateItem) -> list[Any]:
         """What save() writes: the consent fields. The send gate's fields (caps, notices) are left alone,
@@ -141,7 +133,7 @@ class DynamoNumberStore:
             if exc.cause_response_code == "TransactionCanceledException":
                 raise ConcurrentUpdate(f"number changed concurrently (expected version {expected})") from exc
             raise
-        return replace(to_state(item), optout_notice_at=state.optout_notice_at, cap_counts=state.cap_counts)
+        return replace(to_state(item), optout_notice_at=state.optout_notice_at, recent_sends=state.recent_sends)
 
     def update(
         self, phone: str, decide: Callable[[NumberState], D], *, before_write: Callable[[D], None] | None = None
