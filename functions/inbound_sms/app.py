@@ -41,14 +41,13 @@ def idempotent() -> tuple[Any, Callable[..., dict[str, Any]]]:
 
     Built on first use: the idempotency utility brings boto3 and a client, too heavy for the import.
     """
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    from sms_consent.adapters.idempotency import PerRecordPersistence
+    from sms_consent.repository.table import TTL_ATTRIBUTE
 
     config = IdempotencyConfig(event_key_jmespath="inboundMessageId", expires_after_seconds=7 * 24 * 3600)
-    persistence = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="PK", sort_key_attr="SK")
+    persistence = PerRecordPersistence(settings.table_name, ttl_attribute=TTL_ATTRIBUTE)
     wrapped: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="message", config=config, persistence_store=persistence
     )(handle_message)

@@ -2,7 +2,8 @@
 event behind it, may expire. After a full life of a number through the real handlers (a web-form
 sign-up, its YES, a STOP, a block, a gate send, a detector run), only working counters carry a TTL:
 the detector's buckets (2 days), sign-up rate-limit windows (their window plus an hour) and pumping
-breakers (7 days after they close). Number state, audit events, profiles and metrics never do.
+breakers (7 days after they close), and inbound messages' idempotency records (7 days).
+Number state, audit events, profiles and metrics never do.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from sms_consent.adapters.idempotency import RECORD_SK
 from tests.conftest import AwsStack, api_request, load_event
 from tests.integration.test_optin_api import PHONE, deliver_outbound, form, inbound, post
 
@@ -47,8 +49,11 @@ def test_no_opt_out_or_audit_event_can_expire(aws_stack: AwsStack) -> None:
         key = item["PK"]["S"]
         if key.startswith(KEPT):
             assert "ttl" not in item, f"{key} {item['SK']['S']} would expire"
+        elif item["SK"]["S"] == RECORD_SK:  # an inbound message's idempotency record: 7 days, then deleted
+            assert int(item["ttl"]["N"]) > 0
         else:
-            # Powertools' idempotency records keep their own `expiration` (not the table's TTL attribute).
-            assert key.startswith(EXPIRING) or key.startswith("idempotency#"), f"unexpected item kind {key}"
+            assert key.startswith(EXPIRING), f"unexpected item kind {key}"
+    records = [item["PK"]["S"] for item in items if item["SK"]["S"] == RECORD_SK]
+    assert len(records) == len(set(records)) == 2  # YES and STOP: one partition each, no shared hot key
     events = [item for item in items if item["SK"]["S"].startswith("EVENT#")]
     assert {item["event_type"]["S"] for item in events} >= {"ConsentGranted", "ConsentRevoked", "NumberBlocked"}
