@@ -7,6 +7,7 @@ route makes (problem+json, never a 500).
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -279,7 +280,7 @@ def test_bodies_that_are_not_a_form_get_a_clear_error(
 
 
 @pytest.mark.parametrize(
-    "media_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/html"]
+    "media_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/html", "text/plain"]
 )
 def test_a_body_that_is_not_json_by_its_media_type_gets_415(aws_stack: AwsStack, media_type: str) -> None:
     status, document, _ = post(aws_stack, "phone=%2B14155550142&program=alerts", headers={"Content-Type": media_type})
@@ -295,6 +296,17 @@ def test_a_refusal_tells_a_browser_on_another_origin_when_to_retry(aws_stack: Aw
 
     assert status == 429
     assert "Retry-After" in headers["Access-Control-Expose-Headers"]
+
+
+def test_a_body_that_is_not_utf8_gets_400_not_500(aws_stack: AwsStack) -> None:
+    # API Gateway base64-encodes a binary body; this one is Latin-1, not UTF-8.
+    event = api_request("POST", "/v1/optins", body=None, sample="optin_api/post_optin.json")
+    latin1 = json.dumps(form()).encode().replace(b"Example", b"Ex\xe9mple")
+    event.update(body=base64.b64encode(latin1).decode(), isBase64Encoded=True)
+    response = aws_stack.invoke("OptinApiFunction", event)
+    assert response["statusCode"] == 400
+    assert "UTF-8" in json.loads(response["body"])["detail"]
+    assert aws_stack.outbound_requests() == []
 
 
 def test_unknown_fields_from_a_business_form_are_ignored(aws_stack: AwsStack) -> None:

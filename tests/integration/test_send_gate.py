@@ -88,6 +88,7 @@ def test_check_route_gives_the_same_decisions_as_the_sns_path(aws_stack: AwsStac
         ({"program": "alerts", "category": "shouting", "recipients": [SUBSCRIBED], "body": "x"}, 400),
         ({"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED] * 101, "body": "x"}, 400),
         ({"program": "alerts", "category": "marketing", "recipients": [], "body": "x"}, 400),
+        ({"program": "alerts", "category": "marketing", "recipients": ["1" * 65], "body": "x"}, 400),
         ({"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED], "at": "2027-01-05T10:00"}, 400),
         ({"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED], "at": "2099-01-05T10:00Z"}, 400),
         ({"program": "alerts", "category": "marketing", "recipients": [SUBSCRIBED], "at": "tomorrow"}, 400),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -20,7 +21,7 @@ class GateCheckRequest(BaseModel):
 
     program: str = Field(min_length=1, max_length=40)
     category: Category
-    recipients: list[str] = Field(min_length=1, max_length=MAX_RECIPIENTS)
+    recipients: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=MAX_RECIPIENTS)
     body: str = Field(default="", max_length=MAX_BODY_LENGTH)
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     sender: str | None = Field(default=None, max_length=20)

@@ -16,7 +16,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from sms_consent import phones, wiring
 from sms_consent.observability import logger
@@ -151,6 +154,15 @@ def resolver(allowed_origin: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> AP
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[str]:
         return problem_response(400, _validation_detail(error.errors()))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(error: RequestUnsupportedContentType) -> Response[str]:
+        media_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip()[:80]
+        return problem_response(415, f"send the body as application/json, not {media_type}")
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(error: UnicodeDecodeError) -> Response[str]:
+        return problem_response(400, "the body is not valid UTF-8 text")
 
     @app.exception_handler(Problem)
     def _problem(error: Problem) -> Response[str]:
