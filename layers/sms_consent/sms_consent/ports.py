@@ -29,7 +29,8 @@ class BadCursor(ValueError):
 
 
 class ConcurrentUpdate(RuntimeError):
-    """Someone else changed the number between our read and our write (from `update`: on every attempt)."""
+    """Someone else changed the number between our read and our write, or DynamoDB refused the write for
+    contention or throttling (from `update`: on every attempt, after jittered backoff)."""
 
 
 class SendError(Exception):

@@ -35,6 +35,14 @@ from sms_consent.repository.number_items import (
 from sms_consent.repository.table import Table, error_code, item_key
 
 UPDATE_ATTEMPTS = 5
+THROTTLED = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+    }
+)
 
 
 class DynamoNumberStore:
@@ -130,8 +138,10 @@ class DynamoNumberStore:
                 for metrics_item, actions in metrics.transaction_updates(self.table, events):
                     transaction.update(metrics_item, actions=actions)
         except TransactWriteError as exc:
-            if exc.cause_response_code == "TransactionCanceledException":
+            if exc.cause_response_code == "TransactionCanceledException":  # a version moved, or a conflict
                 raise ConcurrentUpdate(f"number changed concurrently (expected version {expected})") from exc
+            if exc.cause_response_code in THROTTLED:  # botocore's own retries ran out: back off and try again
+                raise ConcurrentUpdate(f"write throttled ({exc.cause_response_code})") from exc
             raise
         return replace(to_state(item), optout_notice_at=state.optout_notice_at, recent_sends=state.recent_sends)
 
