@@ -35,6 +35,7 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "sms-consent")
 from sms_consent_local import aws_calls  # noqa: E402
 
 aws_calls.install()  # before any client exists, so that request counts see every client
+aws_calls.install_write_audit()
 
 from sms_consent import wiring  # noqa: E402
 from sms_consent_local.harness import FunctionRunner  # noqa: E402

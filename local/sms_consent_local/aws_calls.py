@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,3 +42,91 @@ def counting() -> Iterator[Counter[str]]:
 
 def total(counts: Counter[str], service: str) -> int:
     return sum(value for key, value in counts.items() if key.startswith(f"{service}."))
+
+
+# ---------------------------------------------------------------------- written partition keys (hot-key audit)
+
+_writes: Counter[str] = Counter()
+_INDEX_KEYS = {"GSI1PK": "GSI1", "GSI2PK": "GSI2"}
+_ASSIGNMENT = re.compile(r"(#\w+)\s*=\s*(:\w+)")
+
+
+def _keys_of_item(item: dict[str, Any]) -> list[str]:
+    found = [f"PK {item['PK']['S']}"] if "PK" in item else []
+    found += [f"{index} {item[name]['S']}" for name, index in _INDEX_KEYS.items() if name in item]
+    return found
+
+
+def _keys_of_update(update: dict[str, Any]) -> list[str]:
+    found = [f"PK {update['Key']['PK']['S']}"]
+    names = update.get("ExpressionAttributeNames", {})
+    values = update.get("ExpressionAttributeValues", {})
+    for name, value in _ASSIGNMENT.findall(update.get("UpdateExpression", "")):
+        index = _INDEX_KEYS.get(names.get(name, ""))
+        if index and "S" in values.get(value, {}):
+            found.append(f"{index} {values[value]['S']}")
+    return found
+
+
+def written_keys_of(operation: str, params: dict[str, Any]) -> list[str]:
+    """The partition keys (base table and GSIs) one DynamoDB write request writes, one entry per item."""
+    if operation == "PutItem":
+        return _keys_of_item(params["Item"])
+    if operation == "UpdateItem":
+        return _keys_of_update(params)
+    if operation == "DeleteItem":
+        return [f"PK {params['Key']['PK']['S']}"]
+    if operation == "TransactWriteItems":
+        found: list[str] = []
+        for action in params.get("TransactItems", []):
+            if "Put" in action:
+                found += _keys_of_item(action["Put"]["Item"])
+            elif "Update" in action:
+                found += _keys_of_update(action["Update"])
+            elif "Delete" in action:
+                found.append(f"PK {action['Delete']['Key']['PK']['S']}")
+        return found
+    if operation == "BatchWriteItem":
+        return [
+            key
+            for requests in params.get("RequestItems", {}).values()
+            for request in requests
+            for key in (
+                _keys_of_item(request["PutRequest"]["Item"])
+                if "PutRequest" in request
+                else [f"PK {request['DeleteRequest']['Key']['PK']['S']}"]
+            )
+        ]
+    return []
+
+
+def _record_writes(params: dict[str, Any], model: Any = None, **_: Any) -> None:
+    if model is not None and model.service_model.service_name == "dynamodb":
+        _writes.update(written_keys_of(model.name, params))
+
+
+def install_write_audit() -> None:
+    """Record the partition keys of every DynamoDB write from clients created from now on."""
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    entry = ("before-parameter-build.dynamodb.*", _record_writes)
+    if entry not in BUILTIN_HANDLERS:
+        BUILTIN_HANDLERS.append(entry)
+
+
+@contextmanager
+def writing() -> Iterator[Counter[str]]:
+    """The items written inside the block, by partition key ("PK <value>", "GSI1 <value>", ...)."""
+    install_write_audit()
+    start = Counter(_writes)
+    result: Counter[str] = Counter()
+    try:
+        yield result
+    finally:
+        result.update(_writes - start)
+
+
+def hottest(written: Counter[str], top: int = 3) -> list[tuple[str, float]]:
+    """The keys with the largest share of the writes, each with its share."""
+    total = sum(written.values()) or 1
+    return [(key, count / total) for key, count in written.most_common(top)]

@@ -1,0 +1,117 @@
+"""Hot-key audit: which partition keys take the writes of a burst (target: none above 1%).
+
+Every DynamoDB write is recorded at the botocore layer with its partition keys (base table and GSIs)
+while the real handlers run on moto in process: a STOP storm from as many numbers, web-form sign-ups
+from as many numbers and client IPs, and a blocklist import. A single key takes about 1,000 writes a
+second at most, so a burst's share on one key says how early DynamoDB would throttle it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BURST = int(os.environ.get("HOT_KEY_BURST", "200"))
+TARGET_SHARE = 0.01
+
+
+def _number(area: str, index: int) -> str:
+    """A valid, distinct US number per index, spread over exchanges (and so over 1k blocks)."""
+    return f"+1{area}{200 + index % 700:03d}{index // 700:04d}"
+
+
+def _sample(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
+    return loaded
+
+
+def stop_event(origin: str) -> dict[str, Any]:
+    event = _sample("inbound_sms/help.json")
+    payload = json.loads(event["Records"][0]["Sns"]["Message"])
+    payload.update(messageBody="STOP", originationNumber=origin, inboundMessageId=str(uuid.uuid4()))
+    event["Records"][0]["Sns"]["Message"] = json.dumps(payload)
+    event["Records"][0]["Sns"]["Timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return event
+
+
+def signup_event(phone: str, ip: str) -> dict[str, Any]:
+    from bench.bench_optin import optin_body
+
+    event = _sample("optin_api/post_optin.json")
+    headers = {**event["headers"], "Content-Type": "application/json"}
+    event.update(body=optin_body(phone).decode(), isBase64Encoded=False, headers=headers)
+    event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    event["requestContext"]["identity"]["sourceIp"] = ip
+    return event
+
+
+def import_event(rows: int) -> dict[str, Any]:
+    event = _sample("admin_api/search_blocklist.json")
+    csv_rows = "\n".join(f"{_number('646', index)},3" for index in range(rows))
+    headers = {**event["headers"], "Content-Type": "text/csv"}
+    event.update(
+        httpMethod="POST",
+        path="/v1/blocklist/import",
+        resource="/v1/blocklist/import",
+        body="Mobile Number,Block Type\n" + csv_rows,
+        headers=headers,
+        multiValueHeaders={k: [v] for k, v in headers.items()},
+        queryStringParameters=None,
+        multiValueQueryStringParameters=None,
+        isBase64Encoded=False,
+    )
+    event["requestContext"].update(httpMethod="POST", resourcePath="/v1/blocklist/import")
+    return event
+
+
+def run() -> list[str]:
+    from moto import mock_aws
+
+    from sms_consent_local import aws_calls
+    from sms_consent_local.harness import FunctionRunner
+    from sms_consent_local.resources import create_resources
+    from sms_consent_local.template import load_template
+
+    aws_calls.install_write_audit()
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
+    )
+    lines = [f"burst size {BURST}; share of the burst's item writes on its hottest keys (target <= 1%)"]
+    with mock_aws(), tempfile.TemporaryDirectory() as scratch:
+        template = load_template(ROOT / "template.yaml")
+        created = create_resources(template, region="us-east-1")
+        quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
+        runner = FunctionRunner.for_template(
+            template, created.physical, outbox_path=Path(scratch) / "outbox.jsonl", overrides=quiet
+        )
+        bursts = {
+            f"STOP storm ({BURST} numbers)": [
+                ("InboundSmsFunction", stop_event(_number("415", index))) for index in range(BURST)
+            ],
+            f"web sign-ups ({BURST} numbers and client IPs)": [
+                (
+                    "OptinApiFunction",
+                    signup_event(_number("312", index), f"100.64.{index // 250}.{index % 250}"),
+                )
+                for index in range(BURST)
+            ],
+            f"blocklist import ({BURST} rows)": [("AdminApiFunction", import_event(BURST))],
+        }
+        for label, calls in bursts.items():
+            with aws_calls.writing() as written, contextlib.redirect_stdout(io.StringIO()):  # no EMF lines
+                for function_id, event in calls:
+                    runner.invoke(function_id, event)
+            total = sum(written.values())
+            worst = aws_calls.hottest(written, 3)
+            verdict = "ok" if worst and worst[0][1] <= TARGET_SHARE else "OVER"
+            lines.append(f"{label}: {total} item writes, worst key {worst[0][1]:.1%} ({verdict})")
+            lines.extend(f"    {share:6.1%}  {key[:70]}" for key, share in worst)
+    return lines
