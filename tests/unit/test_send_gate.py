@@ -273,3 +273,26 @@ def test_invalid_requests(program: str, sender: str | None, fragment: str) -> No
     request = OutboundRequest(program=program, category=Category.MARKETING, recipients=(NY,), body="hi", sender=sender)
     with pytest.raises(InvalidRequest, match=fragment):
         decide(request, CONFIG, Situation({}, {}, MediaReport(), AFTERNOON))
+
+
+def test_florida_oklahoma_and_maryland_cap_marketing_at_three_in_any_rolling_day() -> None:
+    uncapped = CONFIG.model_copy(
+        update={
+            "programs": {
+                **CONFIG.programs,
+                "alerts": CONFIG.programs["alerts"].model_copy(update={"frequency_cap": None}),
+            }
+        }
+    )
+    evening = [int((AFTERNOON - timedelta(hours=hours)).timestamp()) for hours in (20, 19, 18)]  # yesterday evening
+
+    def decide_for(phone: str) -> Reason:
+        number = replace(state(phone=phone), recent_sends={"alerts": tuple(evening)})
+        request = OutboundRequest(program="alerts", category=Category.MARKETING, recipients=(phone,), body="Sale.")
+        (decision,) = decide(request, uncapped, Situation({phone: number}, {}, MediaReport(), AFTERNOON))
+        return decision.reason
+
+    assert decide_for("+13055550123") is Reason.FREQUENCY_CAP  # Miami: Fla. Stat. 501.616(6)
+    assert decide_for("+14055550123") is Reason.FREQUENCY_CAP  # Oklahoma City
+    assert decide_for("+14105550123") is Reason.FREQUENCY_CAP  # Baltimore
+    assert decide_for("+12125550123") is Reason.ALLOWED  # New York sets no cap

@@ -1,8 +1,11 @@
-"""Quiet hours: marketing only inside the recipient's local sending window.
+"""Quiet hours: marketing only inside the recipient's local sending window, on days it is allowed.
 
-The window comes from the number's region (US states that set 08:00-20:00) or the default
-(08:00-21:00). Time zones come from `phonenumbers`; where a number spans several, every one of them
-must be inside its window (the strictest wins). A deferred message gets the earliest such time.
+The window of a day is the strictest of two: the law of the number's state (`state_rules`: weekdays,
+barred Sundays and holidays, the federal 08:00-21:00 floor) and the configuration (`quiet_hours`: a
+default and per-region windows). The configuration can narrow the law, never widen it. Time zones
+come from the area-code table (`area_codes`, corrected where `phonenumbers` is wrong); where a number
+spans several, every one of them must be inside its window: the latest local start and the earliest
+local end. A deferred message gets the earliest instant allowed in all of them.
 """
 
 from __future__ import annotations
@@ -10,24 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
+from sms_consent import area_codes, state_rules
 from sms_consent.phones import PhoneInfo
 
-US_STATES = {
-    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA", "Colorado": "CO",
-    "Connecticut": "CT", "Delaware": "DE", "District of Columbia": "DC", "Florida": "FL", "Georgia": "GA",
-    "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA", "Kansas": "KS",
-    "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD", "Massachusetts": "MA",
-    "Michigan": "MI", "Minnesota": "MN", "Mississippi": "MS", "Missouri": "MO", "Montana": "MT",
-    "Nebraska": "NE", "Nevada": "NV", "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM",
-    "New York": "NY", "North Carolina": "NC", "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK",
-    "Oregon": "OR", "Pennsylvania": "PA", "Rhode Island": "RI", "South Carolina": "SC", "South Dakota": "SD",
-    "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT", "Virginia": "VA", "Washington": "WA",
-    "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY",
-}  # fmt: skip
-STATE_CODES = frozenset(US_STATES.values())
+SEARCH_DAYS = 9  # a week of barred days and a holiday weekend fit inside
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +32,15 @@ class SendWindow:
 
 @dataclass(frozen=True, slots=True)
 class QuietHoursPolicy:
-    default: SendWindow = SendWindow(time(8), time(21))
-    by_region: Mapping[str, SendWindow] = field(default_factory=dict)  # "US-FL", or a country "FR"
+    """The configuration's part: a default window and per-region ones ("US-FL", or a country "FR")."""
 
-    def window_for(self, phone: PhoneInfo) -> SendWindow:
-        region = region_of(phone)
+    default: SendWindow = SendWindow(time(8), time(21))
+    by_region: Mapping[str, SendWindow] = field(default_factory=dict)
+
+    def configured(self, region: str | None, country: str) -> SendWindow:
         if region and region in self.by_region:
             return self.by_region[region]
-        return self.by_region.get(phone.country, self.default)
+        return self.by_region.get(country, self.default)
 
 
 def parse_clock(text: str) -> time:
@@ -56,60 +48,76 @@ def parse_clock(text: str) -> time:
     return time(23, 59, 59, 999999) if hours == 24 else time(hours, minutes)
 
 
-@cache
-def _description(e164: str) -> str:
-    import phonenumbers
-    from phonenumbers import geocoder
-
-    return str(geocoder.description_for_number(phonenumbers.parse(e164), "en"))
-
-
 def region_of(phone: PhoneInfo) -> str | None:
-    """ "US-FL" for a Florida number; None when the number's state is unknown or it is not a US number."""
-    if phone.country != "US":
-        return None
-    description = _description(phone.e164)
-    if description in US_STATES:
-        return f"US-{US_STATES[description]}"
-    tail = description.rsplit(", ", 1)[-1] if ", " in description else ""
-    return f"US-{tail}" if tail in STATE_CODES else None
+    """ "US-FL" for a Florida number, "CA-ON" for an Ontario one; None where the table names no place."""
+    entry = area_codes.for_phone(phone)
+    return entry.region if entry else None
 
 
 def _zones(phone: PhoneInfo) -> list[ZoneInfo]:
-    # Unknown zone: judge by UTC, and say so in the docs; real mobile numbers always have one.
-    return [ZoneInfo(name) for name in phone.time_zones] or [ZoneInfo("UTC")]
+    entry = area_codes.for_phone(phone)
+    names = entry.zones if entry and entry.zones else phone.time_zones
+    # Unknown zone: judge by UTC (real mobile numbers always have one).
+    return [ZoneInfo(name) for name in names] or [ZoneInfo("UTC")]
 
 
-def _allowed_everywhere(moment: datetime, zones: list[ZoneInfo], window: SendWindow) -> bool:
-    return all(window.contains(moment.astimezone(zone).time()) for zone in zones)
+def window_on(phone: PhoneInfo, day: date, policy: QuietHoursPolicy) -> SendWindow | None:
+    """The local window on `day` for this number: the law's and the configuration's, whichever is
+    stricter at each end; None when marketing is barred that day."""
+    region = region_of(phone)
+    configured = policy.configured(region, phone.country)
+    if phone.country != "US":
+        return configured
+    lawful = state_rules.rule_for(region, day).window_on(day)
+    if lawful is None:
+        return None
+    start, end = max(lawful[0], configured.start), min(lawful[1], configured.end)
+    return SendWindow(start, end) if start < end else None
 
 
-def _window_starts(after: datetime, zone: ZoneInfo, window: SendWindow) -> list[datetime]:
-    local_day: date = after.astimezone(zone).date()
-    return [
-        datetime.combine(local_day + timedelta(days=offset), window.start, tzinfo=zone).astimezone(UTC)
-        for offset in range(-1, 3)
-    ]
+def _allowed_everywhere(moment: datetime, zones: list[ZoneInfo], phone: PhoneInfo, policy: QuietHoursPolicy) -> bool:
+    for zone in zones:
+        local = moment.astimezone(zone)
+        window = window_on(phone, local.date(), policy)
+        if window is None or not window.contains(local.time()):
+            return False
+    return True
+
+
+def _window_starts(after: datetime, zone: ZoneInfo, phone: PhoneInfo, policy: QuietHoursPolicy) -> list[datetime]:
+    first: date = after.astimezone(zone).date()
+    starts = []
+    for offset in range(-1, SEARCH_DAYS):
+        day = first + timedelta(days=offset)
+        window = window_on(phone, day, policy)
+        if window is not None:
+            starts.append(datetime.combine(day, window.start, tzinfo=zone).astimezone(UTC))
+    return starts
 
 
 def next_allowed(phone: PhoneInfo, now: datetime, policy: QuietHoursPolicy) -> datetime | None:
     """None when sending is allowed now; else the earliest UTC time allowed in every zone of the number."""
     if now.tzinfo is None:
         raise ValueError("quiet hours need a timezone-aware time")
-    window = policy.window_for(phone)
     zones = _zones(phone)
-    if _allowed_everywhere(now, zones, window):
+    if _allowed_everywhere(now, zones, phone, policy):
         return None
-    candidates = sorted({start for zone in zones for start in _window_starts(now, zone, window) if start > now})
+    candidates = sorted({start for zone in zones for start in _window_starts(now, zone, phone, policy) if start > now})
     for candidate in candidates:
-        if _allowed_everywhere(candidate, zones, window):
+        if _allowed_everywhere(candidate, zones, phone, policy):
             return candidate
-    # Zones too far apart to share a window (a toll-free number's dozens): use the middle one.
-    offsets = sorted(zones, key=lambda zone: now.astimezone(zone).utcoffset() or timedelta())
-    middle = offsets[len(offsets) // 2]
-    if window.contains(now.astimezone(middle).time()):
+    # Zones too far apart to share a window: judge by the middle one.
+    middle = sorted(zones, key=lambda zone: now.astimezone(zone).utcoffset() or timedelta())[len(zones) // 2]
+    if _allowed_everywhere(now, [middle], phone, policy):
         return None
-    return min(start for start in _window_starts(now, middle, window) if start > now)
+    return min(start for start in _window_starts(now, middle, phone, policy) if start > now)
+
+
+def rolling_cap(phone: PhoneInfo, now: datetime) -> tuple[int, timedelta, str] | None:
+    """The statutory cap on marketing messages per program for this number, if its state sets one."""
+    region = region_of(phone)
+    rule = state_rules.rule_for(region, now.astimezone(UTC).date())
+    return (rule.cap[0], rule.cap[1], f"{rule.region} {rule.citation}") if rule.cap else None
 
 
 def policy_from_config(default: tuple[str, str], regions: Mapping[str, tuple[str, str]]) -> QuietHoursPolicy:

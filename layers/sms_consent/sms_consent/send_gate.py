@@ -35,7 +35,7 @@ from sms_consent.ports import (
     SmsSender,
     StoreUnavailable,
 )
-from sms_consent.quiet_hours import next_allowed
+from sms_consent.quiet_hours import next_allowed, rolling_cap
 
 SEND_RETRY_DELAY = timedelta(minutes=5)
 
@@ -139,7 +139,7 @@ def _decide_one(
 
     if state.block is not None and state.block.blocks_outbound:
         return deny(Reason.BLOCKED_OUTBOUND)
-    caps = caps_for(program, request)
+    caps = caps_for(program, request, rolling_cap(phone, situation.now))
     if category is Category.COMPLIANCE_REPLY:
         if first_reached(caps, state, situation.now) is not None:
             return deny(Reason.FREQUENCY_CAP)
@@ -235,7 +235,8 @@ RESERVE_ATTEMPTS = 4
 def _reserve(decision: GateDecision, request: OutboundRequest, deps: GateDeps, situation: Situation) -> bool:
     """Count the send against its caps and record a due opt-out notice. A log changed by a concurrent
     send is read again and the caps judged again; False when a cap is reached."""
-    caps = caps_for(deps.config.programs[request.program], request)
+    statutory = rolling_cap(phones.parse(decision.phone), situation.now)
+    caps = caps_for(deps.config.programs[request.program], request, statutory)
     if not caps and not decision.notice:
         return True
     state = situation.states.get(decision.phone) or NumberState(phone=decision.phone)
