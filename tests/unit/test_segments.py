@@ -50,3 +50,28 @@ def test_surrogate_pair_is_never_split() -> None:
 def test_long_body() -> None:
     info = analyze("x" * 10_000)
     assert info.segments == -(-10_000 // 153)
+
+
+@pytest.mark.parametrize(
+    "cluster",
+    [
+        "👨\u200d👩\u200d👧",  # a ZWJ family: 8 UTF-16 units
+        "👍🏽",  # a thumb and its skin tone
+        "🇺🇸",  # a flag: two regional indicators
+        "e\u0301",  # e and a combining acute accent
+        "❤️",  # a heart and its emoji variation selector
+    ],
+)
+def test_a_grapheme_cluster_is_never_split(cluster: str) -> None:
+    units = analyze(cluster).units
+    body = "ł" * (67 - units + 1) + cluster + "x" * 10  # the cluster would straddle the first boundary
+    parts = split(body)
+    assert "".join(parts) == body
+    assert any(cluster in part for part in parts)
+    assert parts[0] == "ł" * (67 - units + 1)
+
+
+def test_regional_indicators_pair_up_into_flags() -> None:
+    from sms_consent.segments import graphemes
+
+    assert graphemes("🇺🇸🇫🇷a") == ["🇺🇸", "🇫🇷", "a"]
