@@ -142,3 +142,21 @@ def test_metrics_follow_consent_changes(call: Any) -> None:
     assert (body["opt_outs"], body["subscribers"]) == (1, 0)
     status, _, _ = call("GET", "/v1/metrics", query={"program": "nope"})
     assert status == 404
+
+
+def test_metrics_written_before_the_sharding_are_still_counted(call: Any, aws_stack: AwsStack) -> None:
+    import boto3
+
+    today = wiring.utc_now().date().isoformat()
+    client = boto3.client("dynamodb", region_name=aws_stack.region)
+    for sk, attributes in (("TOTAL", {"subscribers": {"N": "5"}}), (f"DAY#{today}", {"opt_ins": {"N": "2"}})):
+        client.put_item(
+            TableName=aws_stack.table_name, Item={"PK": {"S": "METRICS#alerts"}, "SK": {"S": sk}, **attributes}
+        )
+    stores().numbers.update(
+        "+14155550123",
+        lambda s: consent.grant(s, "alerts", source="import", at=wiring.utc_now(), now=wiring.utc_now(), evidence={}),
+    )
+    status, body, _ = call("GET", "/v1/metrics", query={"program": "alerts"})
+    assert status == 200
+    assert (body["opt_ins"], body["subscribers"]) == (3, 6)
