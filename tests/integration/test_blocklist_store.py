@@ -89,3 +89,24 @@ def test_export_round_trips_through_import() -> None:
         ("+447911123456", 3),
         ("+14155550104", 3),
     ]
+
+
+@pytest.mark.usefixtures("entries")
+def test_entries_indexed_before_the_sharding_are_still_listed_in_date_order(aws_stack: AwsStack) -> None:
+    import boto3
+
+    from sms_consent.clock import iso
+
+    added = iso(T0 + timedelta(days=1, hours=12))
+    legacy = {
+        "PK": {"S": "PHONE#+14155550199"},
+        "SK": {"S": "STATE"},
+        "programs": {"M": {}},
+        "block": {"M": {"type": {"N": "2"}, "reason": {"S": "legacy"}, "text": {"S": ""}, "added_at": {"S": added}}},
+        "version": {"N": "1"},
+        "GSI1PK": {"S": "BLOCKLIST"},
+        "GSI1SK": {"S": f"{added}#+14155550199"},
+    }
+    boto3.client("dynamodb", region_name=aws_stack.region).put_item(TableName=aws_stack.table_name, Item=legacy)
+    phones = [entry.phone for entry in stores().blocklist.export(SearchFilter())]
+    assert phones == ["+14155550101", "+14155550102", "+14155550199", "+447911123456", "+14155550104"]

@@ -6,6 +6,7 @@ are separate, append-only items (SK `EVENT#<time>#<id>`) in the same partition.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,14 @@ from sms_consent.clock import iso, parse_iso
 from sms_consent.consent import AuditEvent, Block, EventType, NumberState, Pending, ProgramState, Status
 from sms_consent.repository.table import Gsi1, TableItem
 
-BLOCKLIST_INDEX_KEY = "BLOCKLIST"
+BLOCKLIST_INDEX_KEY = "BLOCKLIST"  # items indexed before the sharding; new ones go to BLOCKLIST#<shard>
+BLOCKLIST_SHARDS = 64  # an import of many rows spreads its index writes over as many partitions
+
+
+def blocklist_index_key(phone: str) -> str:
+    return f"{BLOCKLIST_INDEX_KEY}#{zlib.crc32(phone.encode()) % BLOCKLIST_SHARDS:02d}"
+
+
 STATE_SK = "STATE"
 
 
@@ -146,7 +154,7 @@ def to_item(state: NumberState, item_type: type[NumberStateItem] = NumberStateIt
         else None,
         ask_pending={sender: iso(at) for sender, at in state.ask_pending.items()},
         version=state.version,
-        gsi1pk=BLOCKLIST_INDEX_KEY if block else None,
+        gsi1pk=blocklist_index_key(state.phone) if block else None,
         gsi1sk=f"{iso(block.added_at)}#{state.phone}" if block else None,
     )
 
