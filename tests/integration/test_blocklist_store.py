@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,7 @@ def test_entries_indexed_before_the_sharding_are_still_listed_in_date_order(aws_
     from sms_consent.clock import iso
 
     added = iso(T0 + timedelta(days=1, hours=12))
-    legacy = {
+    legacy: dict[str, Any] = {
         "PK": {"S": "PHONE#+14155550199"},
         "SK": {"S": "STATE"},
         "programs": {"M": {}},
