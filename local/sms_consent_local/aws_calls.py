@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 _counts: Counter[str] = Counter()
@@ -29,15 +29,20 @@ def install() -> None:
 
 
 @contextmanager
-def counting() -> Iterator[Counter[str]]:
-    """The requests made inside the block, by "service.Operation"."""
-    install()
-    start = Counter(_counts)
+def _growth(counts: Counter[str]) -> Iterator[Counter[str]]:
+    """What `counts` gains while the block runs."""
+    start = Counter(counts)
     result: Counter[str] = Counter()
     try:
         yield result
     finally:
-        result.update(_counts - start)
+        result.update(counts - start)
+
+
+def counting() -> AbstractContextManager[Counter[str]]:
+    """The requests made inside the block, by "service.Operation"."""
+    install()
+    return _growth(_counts)
 
 
 def total(counts: Counter[str], service: str) -> int:
@@ -114,16 +119,10 @@ def install_write_audit() -> None:
         BUILTIN_HANDLERS.append(entry)
 
 
-@contextmanager
-def writing() -> Iterator[Counter[str]]:
+def writing() -> AbstractContextManager[Counter[str]]:
     """The items written inside the block, by partition key ("PK <value>", "GSI1 <value>", ...)."""
     install_write_audit()
-    start = Counter(_writes)
-    result: Counter[str] = Counter()
-    try:
-        yield result
-    finally:
-        result.update(_writes - start)
+    return _growth(_writes)
 
 
 def hottest(written: Counter[str], top: int = 3) -> list[tuple[str, float]]:
