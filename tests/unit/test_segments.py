@@ -75,3 +75,82 @@ def test_regional_indicators_pair_up_into_flags() -> None:
     from sms_consent.segments import graphemes
 
     assert graphemes("🇺🇸🇫🇷a") == ["🇺🇸", "🇫🇷", "a"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("a\r\nb", ["a", "\r\n", "b"]),  # CR LF is one cluster
+        ("\n\u0301", ["\n", "\u0301"]),  # nothing joins a control
+        ("\u1100\u1161\u11a8", ["\u1100\u1161\u11a8"]),  # Hangul jamo L V T: one syllable
+        ("한국어", ["한", "국", "어"]),  # precomposed syllables stay apart
+        ("1\ufe0f\u20e3#\ufe0f\u20e3", ["1\ufe0f\u20e3", "#\ufe0f\u20e3"]),  # keycaps
+        (
+            "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f!",
+            ["🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", "!"],
+        ),
+        ("🇺🇸🇫", ["🇺🇸", "🇫"]),  # an odd regional indicator stands alone
+        ("a\u200db", ["a\u200d", "b"]),  # a ZWJ joins only emoji to emoji
+        ("👩🏽\u200d💻x", ["👩🏽\u200d💻", "x"]),  # skin tone inside a ZWJ sequence
+        ("नमस्ते", ["न", "म", "स्", "ते"]),  # Devanagari: virama and vowel signs join (legacy clusters)
+    ],
+)
+def test_grapheme_approximation(body: str, expected: list[str]) -> None:
+    from sms_consent.segments import graphemes
+
+    assert graphemes(body) == expected
+
+
+CORPUS = [
+    "Hi 👋🏾! Your order 🇫🇷 ships today 👨\u200d👩\u200d👧\u200d👦 ❤️\u200d🔥 1️⃣ café\u0301 Ελλάδα",
+    "Zürich Ångström naïve coöperate e\u0301\u0302 🧑\u200d🤝\u200d🧑 🏳️\u200d🌈 🏴\u200d☠️ ☺︎",
+    "한국어 텍스트 \u1100\u1161\u11a8 日本語のテキスト 🇯🇵🇰🇷🇨🇳 👍🏻👍🏼👍🏽👍🏾👍🏿",
+    "مرحبا بالعالم ✌️ שלום 🙏 Привет мир 😀😃😄",
+]
+
+
+@pytest.mark.parametrize("body", CORPUS)
+def test_the_approximation_agrees_with_full_uax29_where_a_library_has_it(body: str) -> None:
+    regex = pytest.importorskip("regex")  # a development dependency's dependency: UAX #29 in full
+    from sms_consent.segments import graphemes
+
+    assert graphemes(body) == regex.findall(r"\X", body)
+
+
+@pytest.mark.parametrize("body", CORPUS)
+@pytest.mark.parametrize("offset", range(0, 70, 3))
+def test_no_cluster_straddles_a_segment_anywhere(body: str, offset: int) -> None:
+    from sms_consent.segments import graphemes
+
+    text = "ł" * offset + body * 3
+    parts = split(text)
+    assert "".join(parts) == text
+    assert len(parts) == analyze(text).segments
+    boundaries, position = set(), 0
+    for part in parts[:-1]:
+        position += len(part)
+        boundaries.add(position)
+        assert sum(2 if ord(c) > 0xFFFF else 1 for c in part) <= 67
+    cluster_starts, position = set(), 0
+    for cluster in graphemes(text):
+        cluster_starts.add(position)
+        position += len(cluster)
+    assert boundaries <= cluster_starts
+
+
+@pytest.mark.parametrize(
+    ("body", "segments"),
+    [
+        # Twilio's segment calculator: 153 septets a part, an escape pair never split
+        ("a" * 152 + "{" + "a" * 10, 2),
+        ("{" * 80, 1),  # 160 septets
+        ("{" * 81, 2),  # 162 septets: parts of 76 pairs (152) and 5
+        ("[" * 76 + "a" * 8, 1),  # 160 septets exactly
+        # UCS-2: 67 units a part, a surrogate pair never split: 33 emoji and a half do not fit in 67
+        ("😀" * 34, 1),  # 68 units: one single 70-unit message
+        ("😀" * 35 + "a", 2),
+        ("a" * 66 + "😀" * 33, 2),  # 132 units: the first part ends at 66, before an emoji
+    ],
+)
+def test_twilio_reference_counts(body: str, segments: int) -> None:
+    assert analyze(body).segments == segments
