@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from sms_consent import area_codes, state_rules
 from sms_consent.config import load_config
 from sms_consent.phones import parse
@@ -183,3 +185,23 @@ def test_the_configuration_regions_still_come_from_policy_from_config() -> None:
     assert next_allowed(parse(HOUSTON), local(CHICAGO, 2026, 12, 6, 11), policy) == local(CHICAGO, 2026, 12, 6, 12)
     paris = parse("+33612345678")
     assert next_allowed(paris, local("Europe/Paris", 2026, 12, 7, 9), policy) == local("Europe/Paris", 2026, 12, 7, 10)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["+17135550123", "+14015550123", "+15045550123", "+14485550123", "+13645550123", "+19075550123", "+12155550123"],
+)
+def test_retry_at_is_allowed_and_nothing_earlier_is(number: str) -> None:
+    # Every 5 hours 17 minutes through December 2026 (Christmas included): the answer is an allowed
+    # instant, in UTC, and the minute before it is not allowed (it is the earliest).
+    phone = parse(number)
+    moment = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+    while moment < datetime(2027, 1, 2, tzinfo=UTC):
+        retry = next_allowed(phone, moment, POLICY)
+        if retry is not None:
+            assert retry.tzinfo is UTC
+            assert retry > moment
+            assert next_allowed(phone, retry, POLICY) is None
+            before = retry - timedelta(minutes=1)
+            assert before <= moment or next_allowed(phone, before, POLICY) is not None
+        moment += timedelta(hours=5, minutes=17)

@@ -3,9 +3,9 @@
 The window of a day is the strictest of two: the law of the number's state (`state_rules`: weekdays,
 barred Sundays and holidays, the federal 08:00-21:00 floor) and the configuration (`quiet_hours`: a
 default and per-region windows). The configuration can narrow the law, never widen it. Time zones
-come from the area-code table (`area_codes`, corrected where `phonenumbers` is wrong); where a number
-spans several, every one of them must be inside its window: the latest local start and the earliest
-local end. A deferred message gets the earliest instant allowed in all of them.
+come from the area-code table (`area_codes`: data shipped in the layer, corrected where `phonenumbers`
+is wrong); where a number spans several, every one of them must be inside its window: the latest
+local start and the earliest local end. A deferred message gets the earliest instant allowed in all of them.
 """
 
 from __future__ import annotations
