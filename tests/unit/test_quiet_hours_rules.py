@@ -18,7 +18,6 @@ from sms_consent.quiet_hours import (
     policy_from_config,
     region_of,
     rolling_cap,
-    rolling_cap_for,
 )
 from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
 
@@ -85,14 +84,18 @@ def test_statutory_caps() -> None:
     assert all(rule.citation and rule.effective for rule in state_rules.RULES.values())
 
 
-def test_rolling_cap_for_exposes_the_statutory_cap_as_data() -> None:
+def test_rolling_cap_exposes_the_statutory_cap_as_data() -> None:
+    def cap(number: str, at: datetime) -> tuple[int, timedelta] | None:
+        found = rolling_cap(parse(number), at)
+        return found[:2] if found else None
+
     at = local(NEW_YORK, 2026, 12, 7, 12)
-    assert rolling_cap_for(parse("+13055550123"), at) == (3, timedelta(hours=24))
-    assert rolling_cap_for(parse(HOUSTON), at) is None
-    assert rolling_cap_for(parse("+33612345678"), at) is None
+    assert cap("+13055550123", at) == (3, timedelta(hours=24))
+    assert cap(HOUSTON, at) is None
+    assert cap("+33612345678", at) is None
     # Maryland's cap binds from 2024-01-01 only.
-    assert rolling_cap_for(parse("+14105550123"), local(NEW_YORK, 2023, 12, 31, 12)) is None
-    assert rolling_cap_for(parse("+14105550123")) == (3, timedelta(hours=24))  # today: long in force
+    assert cap("+14105550123", local(NEW_YORK, 2023, 12, 31, 12)) is None
+    assert cap("+14105550123", local(NEW_YORK, 2024, 1, 1, 12)) == (3, timedelta(hours=24))
 
 
 def test_every_rule_carries_its_data() -> None:

@@ -121,13 +121,6 @@ def rolling_cap(phone: PhoneInfo, now: datetime) -> tuple[int, timedelta, str] |
     return (rule.cap[0], rule.cap[1], f"{rule.region} {rule.citation}") if rule.cap else None
 
 
-def rolling_cap_for(phone: PhoneInfo, at: datetime | None = None) -> tuple[int, timedelta] | None:
-    """(messages, rolling window) the recipient's state allows per program, or None; as of `at`
-    (default: now), since a rule binds only from its effective date."""
-    cap = rolling_cap(phone, at if at is not None else datetime.now(UTC))
-    return (cap[0], cap[1]) if cap else None
-
-
 def policy_from_config(default: tuple[str, str], regions: Mapping[str, tuple[str, str]]) -> QuietHoursPolicy:
     return QuietHoursPolicy(
         default=SendWindow(parse_clock(default[0]), parse_clock(default[1])),
