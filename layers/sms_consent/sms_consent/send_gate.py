@@ -17,7 +17,7 @@ from sms_consent import breakers, consent, phones
 from sms_consent.clock import Clock, iso
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import NumberState, Source, Status
-from sms_consent.frequency_caps import caps_for, first_reached, is_reply, log_after_send
+from sms_consent.frequency_caps import Cap, caps_for, first_reached, is_reply, log_after_send
 from sms_consent.message_content import body_with_notice, message_problem
 from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSms
 from sms_consent.ports import (
@@ -71,6 +71,7 @@ class GateDecision:
     # What would be sent (opt-out instructions appended where due) and whether a notice is recorded.
     body: str = ""
     notice: bool = False
+    caps: tuple[Cap, ...] = ()  # what an allowed send counts against (reserved when it is sent)
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -143,7 +144,7 @@ def _decide_one(
     if category is Category.COMPLIANCE_REPLY:
         if first_reached(caps, state, situation.now) is not None:
             return deny(Reason.FREQUENCY_CAP)
-        return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=request.body)
+        return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=request.body, caps=caps)
     if phone.number_type in config.blocked_number_types:
         return deny(Reason.NUMBER_TYPE_NOT_ALLOWED)
     if phone.country not in program.allowed_countries:
@@ -165,7 +166,7 @@ def _decide_one(
             return GateDecision(e164, Verdict.DEFER, Reason.QUIET_HOURS, retry_at=retry_at)
     if first_reached(caps, state, situation.now) is not None:
         return deny(Reason.FREQUENCY_CAP)
-    return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=body, notice=notice)
+    return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=body, notice=notice, caps=caps)
 
 
 def resolve_program(request: OutboundRequest, config: ProgramConfig) -> tuple[Program, str]:
@@ -235,8 +236,7 @@ RESERVE_ATTEMPTS = 4
 def _reserve(decision: GateDecision, request: OutboundRequest, deps: GateDeps, situation: Situation) -> bool:
     """Count the send against its caps and record a due opt-out notice. A log changed by a concurrent
     send is read again and the caps judged again; False when a cap is reached."""
-    statutory = rolling_cap(phones.parse(decision.phone), situation.now)
-    caps = caps_for(deps.config.programs[request.program], request, statutory)
+    caps = decision.caps
     if not caps and not decision.notice:
         return True
     state = situation.states.get(decision.phone) or NumberState(phone=decision.phone)
