@@ -139,7 +139,92 @@ def api_event(method: str, resource: str, path: str) -> dict[str, Any]:
     return event
 
 
+STREAM_ARN = (
+    "arn:aws:dynamodb:us-east-1:123456789012:table/sms-consent-local-ConsentTable/stream/2026-12-01T00:00:00.000"
+)
+
+
+def audit_image(event_id: str, event_type: str, old: str, new: str) -> dict[str, Any]:
+    """An audit event item as the table's stream carries it (NewImage)."""
+    at = "2026-12-01T15:04:05.000000Z"
+    return {
+        "PK": {"S": "PHONE#+14155550123"},
+        "SK": {"S": f"EVENT#{at}#{event_id}"},
+        "event_type": {"S": event_type},
+        "at": {"S": at},
+        "phone": {"S": "+14155550123"},
+        "program": {"S": "alerts"},
+        "old_status": {"S": old},
+        "new_status": {"S": new},
+        "source": {"S": "keyword"},
+        "evidence": {"M": {"text": {"S": "Stop please"}, "inbound_message_id": {"S": "cae173d2"}}},
+        "event_id": {"S": event_id},
+    }
+
+
+def stream_event(records: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """sam's DynamoDB stream event, its records replaced by (eventName, image) of our table's items."""
+    result = subprocess.run(
+        [SAM, "local", "generate-event", "dynamodb", "update"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    template = json.loads(result.stdout)["Records"][0]
+    event: dict[str, Any] = {"Records": []}
+    for index, (name, image) in enumerate(records):
+        record = json.loads(json.dumps(template))
+        record["eventID"] = f"{index:032x}"
+        record["eventName"] = name
+        record["eventSourceARN"] = STREAM_ARN
+        dynamodb = record["dynamodb"]
+        dynamodb.update(
+            Keys={"PK": image["PK"], "SK": image["SK"]},
+            SequenceNumber=str(4421584500000000017450439091 + index),
+            StreamViewType="NEW_IMAGE",
+            SizeBytes=len(json.dumps(image)),
+        )
+        dynamodb.pop("OldImage", None)
+        dynamodb.pop("NewImage", None)
+        if name != "REMOVE":
+            dynamodb["NewImage"] = image
+        event["Records"].append(record)
+    return event
+
+
+STATE = {"PK": {"S": "PHONE#+14155550123"}, "SK": {"S": "STATE"}, "version": {"N": "3"}}
+MARKER = {"PK": {"S": "FOLDED#4421584500000000017450439000"}, "SK": {"S": "FOLDED"}}
+STREAM_CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
+    (
+        "committed_events",
+        [
+            ("MODIFY", STATE),
+            ("INSERT", audit_image("e1", "ConsentRevoked", "subscribed", "unsubscribed")),
+            ("REMOVE", MARKER),
+            ("INSERT", audit_image("e2", "ConsentGranted", "unsubscribed", "subscribed")),
+        ],
+    ),
+    (
+        "unreadable_event",
+        [
+            ("INSERT", {**audit_image("e3", "NotAnEventType", "subscribed", "unsubscribed")}),
+            (
+                "INSERT",
+                {key: value for key, value in audit_image("e4", "ConsentRevoked", "a", "b").items() if key != "at"},
+            ),
+            ("INSERT", audit_image("e5", "ConsentRevoked", "subscribed", "unsubscribed")),
+        ],
+    ),
+]
+
+
 def main() -> None:
+    for name, records in STREAM_CASES:
+        target = HERE / "consent_feed" / f"{name}.json"
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(json.dumps(stream_event(records), indent=2) + "\n")
+        print(target.relative_to(HERE.parent))
     for folder, name, method, resource, path in API_CASES:
         target = HERE / folder / f"{name}.json"
         target.parent.mkdir(exist_ok=True)

@@ -39,6 +39,8 @@ aws_calls.install_write_audit()
 
 from sms_consent import wiring  # noqa: E402
 from sms_consent_local.harness import FunctionRunner  # noqa: E402
+from sms_consent_local.streams import StreamDelivery  # noqa: E402
+from sms_consent_local.streams import mappings as stream_mappings  # noqa: E402
 
 REGION = "us-east-1"
 EVENTS_DIR = ROOT / "events"
@@ -54,6 +56,7 @@ class AwsStack:
     outbox: Path
     runner: FunctionRunner
     relays: dict[str, str] = field(default_factory=dict)  # EventBridge rule relay queues -> SNS topics
+    streams: StreamDelivery | None = None  # the table's stream -> its consumers, delivered on demand
     _probes: dict[str, str] = field(default_factory=dict)
 
     def invoke(self, function_id: str, event: dict[str, Any] | str, *, reuse: bool = True) -> Any:
@@ -94,8 +97,14 @@ class AwsStack:
     def outbound_requests(self) -> list[dict[str, Any]]:
         return [json.loads(envelope["Message"]) for envelope in self.outbound_envelopes()]
 
+    def deliver_stream(self) -> int:
+        """Run the stream's consumers on what the table's stream holds, as Lambda would have by now;
+        the records delivered (a consumer's exception propagates, its batch is delivered again next time)."""
+        return self.streams.deliver() if self.streams else 0
+
     def bus_events(self) -> list[dict[str, Any]]:
-        """Events put on ConsentEventBus since the last call (consumed)."""
+        """Events put on ConsentEventBus since the last call (consumed), after the stream's delivery."""
+        self.deliver_stream()
         return self._drain("bus")
 
     def outbox_lines(self) -> list[dict[str, Any]]:
@@ -191,6 +200,11 @@ def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSt
             outbox=outbox,
             runner=FunctionRunner(template, environments),
             relays=created.relays,
+        )
+        stack.streams = StreamDelivery(
+            stream_mappings(template, created.physical),
+            boto3.client("dynamodbstreams", region_name=REGION),
+            stack.invoke,
         )
         _add_probe(stack, "outbound", topic_arn=stack.outbound_topic_arn)
         _add_probe(stack, "bus", bus=stack.event_bus_name)

@@ -102,7 +102,8 @@ def _create_topics(template: Template, clients: Mapping[str, Any], physical: dic
         physical.update({logical_id: arn, f"{logical_id}.TopicArn": arn, f"{logical_id}.TopicName": name})
 
 
-def _create_table(client: Any, name: str, properties: dict[str, Any]) -> None:
+def _create_table(client: Any, name: str, properties: dict[str, Any]) -> str | None:
+    """Create the table; its stream's ARN when it has one (the GetAtt StreamArn value)."""
     billing = properties.get("BillingMode", "PROVISIONED")
     request: dict[str, Any] = {
         "TableName": name,
@@ -123,7 +124,7 @@ def _create_table(client: Any, name: str, properties: dict[str, Any]) -> None:
     sse = properties.get("SSESpecification")
     if sse:
         request["SSESpecification"] = {"Enabled": bool(sse.get("SSEEnabled", False))}
-    client.create_table(**request)
+    description = client.create_table(**request)["TableDescription"]
     ttl = properties.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled", True):
         client.update_time_to_live(
@@ -134,6 +135,8 @@ def _create_table(client: Any, name: str, properties: dict[str, Any]) -> None:
         client.update_continuous_backups(
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
+    stream_arn: str | None = description.get("LatestStreamArn")
+    return stream_arn
 
 
 def _create_rules(template: Template, clients: Mapping[str, Any], created: CreatedResources, region: str) -> None:
@@ -202,8 +205,10 @@ def create_resources(
     for logical_id, resource in template.resources_of("AWS::DynamoDB::Table").items():
         properties = template.resolve(resource["Properties"], physical)
         name = properties.get("TableName", f"{STACK_NAME}-{logical_id}")
-        _create_table(clients["dynamodb"], name, properties)
+        stream_arn = _create_table(clients["dynamodb"], name, properties)
         physical.update({logical_id: name, f"{logical_id}.Arn": f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}"})
+        if stream_arn:
+            physical[f"{logical_id}.StreamArn"] = stream_arn
 
     for logical_id, resource in template.resources_of("AWS::Events::EventBus").items():
         name = template.resolve(resource["Properties"]["Name"], physical)

@@ -9,6 +9,8 @@ How each event source is emulated:
 - SQS: the queue is polled and batches become the Lambda SQS event; failed items (with
   ReportBatchItemFailures) or the whole batch (on an exception) stay on the queue.
 - Api: a werkzeug server (api_server.py) acting as API Gateway REST with the Lambda proxy.
+- DynamoDB: the table's stream is read as the event source mapping would (streams.py): in order,
+  in batches, filtered, a failing batch retried from its position, then its on-failure destination.
 - Schedule: a timer per event (rate(...) or --schedule-seconds); POST /_local/schedules/<FunctionId>
   or `sms-consent schedule` fires one now.
 - EventBridge rules: moto delivers to SQS but not to SNS targets, so those rules target a relay
@@ -147,6 +149,7 @@ class LocalStack:
         self._wire_event_rules()
         self._wire_schedules()
         self._wire_rule_relays()
+        self._wire_streams()
         self._serve_api()
         outputs = self._outputs()
         (self.workdir / "outputs.json").write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
@@ -363,6 +366,19 @@ class LocalStack:
                     if not self.stopping.is_set():
                         traceback.print_exc()
             self.stopping.wait(0.5)
+
+    # ------------------------------------------------------------------ DynamoDB streams -> Lambda
+
+    def _wire_streams(self) -> None:
+        from sms_consent_local import streams
+
+        found = streams.mappings(self.template, self.created.physical)
+        if found:
+            delivery = streams.StreamDelivery(found, self._client("dynamodbstreams"), self.invoke)
+            self._spawn(
+                "streams",
+                functools.partial(streams.poll, delivery, self.stopping, self._client("sqs"), self._queue_url, _log),
+            )
 
     # ------------------------------------------------------------------ schedules
 

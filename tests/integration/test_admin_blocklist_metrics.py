@@ -24,6 +24,7 @@ def call(aws_stack: AwsStack) -> Any:
     app.include_router(metrics_routes.router)
 
     def _call(method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
+        aws_stack.deliver_stream()  # metrics are folded from the stream: as if its consumer had run by now
         response = app.resolve(api_request(method, path, **kwargs), CONTEXT)  # type: ignore[arg-type]
         body = response.get("body") or ""
         headers = {

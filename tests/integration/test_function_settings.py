@@ -7,6 +7,7 @@ import pytest
 
 from sms_consent.settings import (
     AdminApiSettings,
+    ConsentFeedSettings,
     FunctionSettings,
     InboundSettings,
     OptinApiSettings,
@@ -22,6 +23,7 @@ SETTINGS_OF: dict[str, type[FunctionSettings]] = {
     "OptinApiFunction": OptinApiSettings,
     "AdminApiFunction": AdminApiSettings,
     "PumpingDetectorFunction": PumpingDetectorSettings,
+    "ConsentFeedFunction": ConsentFeedSettings,
 }
 REQUIRED = [
     (function_id, model.variable(field))

@@ -18,8 +18,12 @@ def test_a_stop_and_a_block_are_seen_with_every_key_they_write(aws_stack: AwsSta
     keys = set(written)
     assert f"PK PHONE#{PHONE}" in keys  # the state and its audit event, in one transaction
     assert written[f"PK PHONE#{PHONE}"] == 2
-    assert any(key.startswith("PK METRICS#alerts#") for key in keys)  # a shard of the program's counters
     assert any(key.startswith("PK lambda_InboundSmsFunction") or "handle_message#" in key for key in keys)
+    assert len(keys) == 2  # nothing shared: the program's counters are folded from the stream
+    with aws_calls.writing() as folded:
+        assert aws_stack.deliver_stream() == 1
+    assert any(key.startswith("PK METRICS#alerts#") for key in folded)  # a shard of the program's counters
+    assert any(key.startswith("PK FOLDED#") for key in folded)  # the batch's marker: counted once
 
     block = {"type": 2, "reason": "abuse", "text": ""}
     with aws_calls.writing() as written:
@@ -45,5 +49,6 @@ def test_no_key_takes_more_than_1_percent_of_a_stop_storm_or_a_sign_up_burst(aws
         with aws_calls.writing() as written:
             for event in events:
                 aws_stack.invoke(function_id, event)
+            aws_stack.deliver_stream()  # the stream consumer's writes count too
         (key, share), *_ = aws_calls.hottest(written, 1)
         assert share <= 0.01, f"{function_id}: {key} takes {share:.1%} of {sum(written.values())} writes"

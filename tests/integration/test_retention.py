@@ -2,7 +2,8 @@
 event behind it, may expire. After a full life of a number through the real handlers (a web-form
 sign-up, its YES, a STOP, a block, a gate send, a detector run), only working counters carry a TTL:
 the detector's buckets (2 days), sign-up rate-limit windows (their window plus an hour) and pumping
-breakers (7 days after they close), and inbound messages' idempotency records (7 days).
+breakers (7 days after they close), inbound messages' idempotency records (7 days) and the stream
+consumer's batch markers (2 days: a stream record lives one).
 Number state, audit events, profiles and metrics never do.
 """
 
@@ -18,7 +19,7 @@ from tests.conftest import AwsStack, api_request, load_event
 from tests.integration.test_optin_api import PHONE, deliver_outbound, form, inbound, post
 
 # Items DynamoDB may delete by TTL, by the start of their partition key.
-EXPIRING = ("CTR#", "RATE#", "BREAKER")
+EXPIRING = ("CTR#", "RATE#", "BREAKER", "FOLDED#")
 KEPT = ("PHONE#", "USER#", "METRICS#", "BASE#")
 
 
@@ -41,10 +42,11 @@ def test_no_opt_out_or_audit_event_can_expire(aws_stack: AwsStack) -> None:
         api_request("PUT", f"/v1/blocklist/{PHONE}", body=json.dumps(block), path_parameters={"phone": PHONE}),
     )
     aws_stack.invoke("PumpingDetectorFunction", load_event("pumping_detector/scheduled.json"))
+    assert aws_stack.deliver_stream() > 0  # the metrics, folded from the stream
 
     items = _items(aws_stack)
     kinds = {item["PK"]["S"].split("#")[0] for item in items}
-    assert {"PHONE", "CTR", "RATE", "METRICS"} <= kinds  # the life above wrote each kind
+    assert {"PHONE", "CTR", "RATE", "METRICS", "FOLDED"} <= kinds  # the life above wrote each kind
     for item in items:
         key = item["PK"]["S"]
         if key.startswith(KEPT):

@@ -124,6 +124,7 @@ def test_functions_carry_globals_retries_and_their_handler_files() -> None:
         "OptinApiFunction",
         "AdminApiFunction",
         "PumpingDetectorFunction",
+        "ConsentFeedFunction",
     }
     for spec in functions.values():
         assert spec.module_file.is_file(), spec.module_file

@@ -16,7 +16,7 @@ from typing import Any
 from sms_consent import consent, phones
 from sms_consent.clock import iso, utc
 from sms_consent.consent import Block, Source
-from sms_consent.ports import EventSink, NumberStore
+from sms_consent.ports import NumberStore
 
 CSV_HEADER = ("Mobile Number", "Block Type")
 MAX_IMPORT_ROWS = 10_000
@@ -125,36 +125,28 @@ def to_csv(entries: Iterable[Entry]) -> str:
 # ---------------------------------------------------------------------- changes (through the ports)
 
 
-def put_entry(
-    store: NumberStore, sink: EventSink, phone: str, *, block_type: int, reason: str, text: str, now: datetime
-) -> Entry:
-    """Add or change a number's entry; NumberBlocked goes to the bus when something changed."""
+def put_entry(store: NumberStore, phone: str, *, block_type: int, reason: str, text: str, now: datetime) -> Entry:
+    """Add or change a number's entry (NumberBlocked reaches the bus from the table's stream)."""
     stored = store.update(
         phone,
         lambda current: block(
             current, block_type=block_type, reason=reason, text=text, source=Source.ADMIN, now=now, evidence={}
         ),
     )
-    if stored.events:
-        sink.publish(consent.bus_events(stored.events))
     assert stored.state.block is not None
     return Entry(phone, stored.state.block)
 
 
-def remove_entry(store: NumberStore, sink: EventSink, phone: str, *, now: datetime) -> bool:
+def remove_entry(store: NumberStore, phone: str, *, now: datetime) -> bool:
     """Take a number off the blocklist; False when it was not on it."""
     stored = store.update(phone, lambda current: unblock(current, source=Source.ADMIN, now=now, evidence={}))
-    if stored.events:
-        sink.publish(consent.bus_events(stored.events))
     return bool(stored.events)
 
 
-def import_csv(
-    store: NumberStore, sink: EventSink, text: str, *, default_region: str, now: datetime
-) -> tuple[int, list[ImportProblem]]:
+def import_csv(store: NumberStore, text: str, *, default_region: str, now: datetime) -> tuple[int, list[ImportProblem]]:
     rows, problems = parse_import(text, default_region)
     for row in rows:
-        put_entry(store, sink, row.phone, block_type=row.block_type, reason="import", text="", now=now)
+        put_entry(store, row.phone, block_type=row.block_type, reason="import", text="", now=now)
     return len(rows), problems
 
 

@@ -337,8 +337,13 @@ def merge(*changes: Change) -> Change:
 
 
 def bus_events(events: Iterable[AuditEvent]) -> list[BusEvent]:
-    """The EventBridge form of audit events (ConsentGranted, ConsentRevoked, NumberBlocked, ...)."""
-    return [BusEvent(detail_type=event.event_type.value, detail=event.detail()) for event in events]
+    """The EventBridge form of audit events (ConsentGranted, ConsentRevoked, NumberBlocked, ...).
+    The STOP menu's own bookkeeping (no program, not a block) stays in the audit trail only."""
+    return [
+        BusEvent(detail_type=event.event_type.value, detail=event.detail())
+        for event in events
+        if event.program is not None or event.event_type in (EventType.BLOCKED, EventType.UNBLOCKED)
+    ]
 
 
 def record_prompt_message(state: NumberState, program: str, prompt_request_id: str, message_id: str) -> Change:

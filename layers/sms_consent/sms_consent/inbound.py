@@ -199,7 +199,7 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
     )
     for request in requests:
         deps.outbound.publish(request)
-    bus = consent.bus_events(event for event in events if event.program is not None)
+    bus: list[BusEvent] = []  # consent events reach the bus from the table's stream (consent_feed)
     misrouted = ctx.sender is None
     if misrouted:
         bus.append(

@@ -68,6 +68,21 @@ class EventSink(Protocol):
 # ---------------------------------------------------------------------- numbers
 
 
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """An audit event as the table's stream delivered it: its change is committed."""
+
+    sequence: int  # the stream record's sequence number: increasing within a stream shard
+    event: AuditEvent
+
+
+class MetricsLedger(Protocol):
+    def fold(self, committed: Sequence[Committed]) -> int:
+        """Add these events to the program figures, each exactly once (a retried batch is skipped);
+        returns how many were added now."""
+        ...
+
+
 class Decided(Protocol):
     """A domain decision about one number: what it changes (a `Change` is its own decision)."""
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from sms_consent import consent
 from sms_consent.clock import Clock
 from sms_consent.consent import Change, NumberState, Source, Status
-from sms_consent.ports import EventSink, NumberStore, ProfileStore
+from sms_consent.ports import NumberStore, ProfileStore
 from sms_consent.subscriptions import Rejected, Rejection, without_pending
 
 
@@ -88,7 +88,6 @@ def carry_statuses(target: NumberState, previous: NumberState, *, user_id: str, 
 class ProfileDeps:
     store: NumberStore
     profiles: ProfileStore
-    events: EventSink
     clock: Clock
 
 
@@ -115,8 +114,6 @@ def link_profile(user_id: str, phone: str, deps: ProfileDeps) -> ProfileResult:
         old_state = deps.store.get(previous)
         stored = deps.store.update(phone, lambda state: carry_statuses(state, old_state, user_id=user_id, now=now))
         state, carried = stored.state, stored.decision.carried
-        if stored.events:
-            deps.events.publish(consent.bus_events(stored.events))
     else:
         state = deps.store.get(phone)
     if previous != phone and not deps.profiles.link(user_id, phone, previous, now):

@@ -262,12 +262,10 @@ def _record_carrier_opt_out(phone: str, request: OutboundRequest, sender: str, d
     """The provider's opt-out list has the number: make our state say so too."""
     programs = deps.config.consumer_opt_out_programs(deps.config.programs_of(sender) or (request.program,), now)
     evidence = {"request_id": request.request_id, "reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT"}
-    stored = deps.store.update(
+    deps.store.update(
         phone,
         lambda state: consent.revoke_all(state, programs, source=Source.CARRIER, at=now, now=now, evidence=evidence),
     )
-    if stored.events:
-        deps.events.publish(consent.bus_events(stored.events))
 
 
 def _record_prompt(phone: str, request: OutboundRequest, message_id: str, deps: GateDeps) -> None:

@@ -108,3 +108,7 @@ class PumpingDetectorSettings(FunctionSettings):
     """PumpingDetectorFunction: the stack parameter can only make the configured mode more cautious."""
 
     pumping_mode: Literal["enforce", "record_only"] = "enforce"
+
+
+class ConsentFeedSettings(FunctionSettings):
+    """ConsentFeedFunction: reads the table's stream, writes the metrics and puts events on the bus."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sms_consent import breakers, consent, phones
+from sms_consent import breakers, phones
 from sms_consent.clock import Clock
 from sms_consent.config import OptinLimits, ProgramConfig
 from sms_consent.consent import EVIDENCE_TEXT_LIMIT, NumberState, Source, Status
@@ -22,7 +22,6 @@ from sms_consent.ports import (
     BreakerSource,
     Captcha,
     CaptchaResult,
-    EventSink,
     NumberStore,
     OutboundRequests,
     RateLimit,
@@ -94,7 +93,6 @@ class SignupDeps:
     config: ProgramConfig
     store: NumberStore
     outbound: OutboundRequests
-    events: EventSink
     captcha: Captcha
     limiter: RateLimiter
     breakers: BreakerSource
@@ -193,7 +191,7 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
         )
 
     stored = deps.store.update(phone.e164, decide, before_write=number_limits.count_once)
-    decision, events = stored.decision, stored.events
+    decision = stored.decision
     metadata: dict[str, Any] = {"source": Source.WEB_FORM.value}
     if form.client_ip:
         metadata["client_ip"] = form.client_ip  # the gate counts prompts per client IP for the detector
@@ -210,8 +208,6 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
                 metadata=metadata,
             )
         )
-    if events:
-        deps.events.publish(consent.bus_events(events))
     subscribed = decision.action in (SubscriptionAction.SUBSCRIBED, SubscriptionAction.ALREADY_SUBSCRIBED)
     return SignupResult(
         phone=phone.e164,

@@ -32,7 +32,7 @@ from sms_consent.clock import Clock, utc
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import PROMPT_INTERVAL, Change, NumberState, ProgramState, Source, Status
 from sms_consent.messages import Category, to_number
-from sms_consent.ports import EventSink, NumberStore, OutboundRequests
+from sms_consent.ports import NumberStore, OutboundRequests
 
 # Sources that enter double opt-in whenever the program uses it.
 ALWAYS_DOUBLE_OPT_IN = frozenset({Source.WEB_FORM, Source.SDK, Source.PREFERENCE_CENTER})
@@ -239,7 +239,6 @@ class SubscriptionDeps:
     config: ProgramConfig
     store: NumberStore
     outbound: OutboundRequests
-    events: EventSink
     clock: Clock
 
 
@@ -282,8 +281,6 @@ def set_status(request: StatusRequest, deps: SubscriptionDeps) -> tuple[NumberSt
 
     stored = deps.store.update(request.phone, decide)
     publish_prompt(stored.decision, request.phone, deps.config, deps.outbound, {"source": str(request.source)})
-    if stored.events:
-        deps.events.publish(consent.bus_events(stored.events))
     return stored.state, stored.decision
 
 

@@ -18,6 +18,7 @@ from sms_consent import clock
 from sms_consent.config import ProgramConfig, load_config
 from sms_consent.settings import (
     AdminApiSettings,
+    ConsentFeedSettings,
     FunctionSettings,
     InboundSettings,
     OptinApiSettings,
@@ -26,6 +27,7 @@ from sms_consent.settings import (
 )
 
 if TYPE_CHECKING:
+    from sms_consent.consent_feed import FeedDeps
     from sms_consent.inbound import InboundDeps
     from sms_consent.ports import BreakerSource, EventSink, OutboundRequests
     from sms_consent.profiles import ProfileDeps
@@ -77,6 +79,11 @@ def admin_api_settings() -> AdminApiSettings:
 @functools.cache
 def pumping_detector_settings() -> PumpingDetectorSettings:
     return PumpingDetectorSettings.from_env()
+
+
+@functools.cache
+def consent_feed_settings() -> ConsentFeedSettings:
+    return ConsentFeedSettings.from_env()
 
 
 @functools.cache
@@ -235,7 +242,6 @@ def signup_deps() -> SignupDeps:
         config=config,
         store=stores_of(settings).numbers,
         outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
-        events=events_of(settings),
         captcha=build_captcha(
             settings.captcha_provider,
             secret_parameter=settings.captcha_secret_parameter,
@@ -255,7 +261,6 @@ class AdminDeps:
 
     config: ProgramConfig
     stores: Stores
-    events: EventSink
     subscriptions: SubscriptionDeps
     profiles: ProfileDeps
     gate: GateReaders
@@ -269,19 +274,16 @@ def admin_deps() -> AdminDeps:
     settings = admin_api_settings()
     config = program_config(settings.program_config)
     found = stores_of(settings)
-    events = events_of(settings)
     return AdminDeps(
         config=config,
         stores=found,
-        events=events,
         subscriptions=SubscriptionDeps(
             config=config,
             store=found.numbers,
             outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
-            events=events,
             clock=_clock,
         ),
-        profiles=ProfileDeps(store=found.numbers, profiles=found.profiles, events=events, clock=_clock),
+        profiles=ProfileDeps(store=found.numbers, profiles=found.profiles, clock=_clock),
         gate=_gate_readers(settings),
     )
 
@@ -298,6 +300,18 @@ def detector_deps() -> DetectorDeps:
     return DetectorDeps(counters=found.counters, breakers=found.breakers, events=events_of(settings), config=config)
 
 
+@functools.cache
+def feed_deps() -> FeedDeps:
+    from sms_consent.consent_feed import FeedDeps
+    from sms_consent.repository.metrics import DynamoMetricsLedger
+    from sms_consent.repository.table import Table
+
+    settings = consent_feed_settings()
+    return FeedDeps(
+        events=events_of(settings), ledger=DynamoMetricsLedger(Table(settings.table_name, settings.aws_region))
+    )
+
+
 def reset() -> None:
     """Forget everything built so far (tests switch environments between cases)."""
     from sms_consent.adapters.aws import client
@@ -308,6 +322,7 @@ def reset() -> None:
         optin_api_settings,
         admin_api_settings,
         pumping_detector_settings,
+        consent_feed_settings,
         program_config,
         stores,
         cached_breakers,
@@ -318,6 +333,7 @@ def reset() -> None:
         signup_deps,
         admin_deps,
         detector_deps,
+        feed_deps,
         client,
     ):
         cached.cache_clear()

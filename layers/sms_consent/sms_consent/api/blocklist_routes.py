@@ -118,7 +118,6 @@ def import_blocklist() -> ImportResult:
         raise BadRequestError(f"the file is larger than {MAX_IMPORT_BYTES} bytes")
     imported, problems = blocklist.import_csv(
         wiring.admin_deps().stores.numbers,
-        wiring.admin_deps().events,
         body,
         default_region=wiring.admin_deps().config.default_region,
         now=wiring.utc_now(),
@@ -130,7 +129,6 @@ def import_blocklist() -> ImportResult:
 def put_blocklist_entry(phone: Annotated[str, Path(max_length=64)], entry: BlockRequest) -> BlockEntry:
     saved = blocklist.put_entry(
         wiring.admin_deps().stores.numbers,
-        wiring.admin_deps().events,
         _e164(phone),
         block_type=entry.type,
         reason=entry.reason,
@@ -143,5 +141,5 @@ def put_blocklist_entry(phone: Annotated[str, Path(max_length=64)], entry: Block
 @router.delete("/v1/blocklist/<phone>", summary="Remove a blocklist entry")
 def delete_blocklist_entry(phone: Annotated[str, Path(max_length=64)]) -> Response[Any]:
     deps = wiring.admin_deps()
-    blocklist.remove_entry(deps.stores.numbers, deps.events, _e164(phone), now=wiring.utc_now())
+    blocklist.remove_entry(deps.stores.numbers, _e164(phone), now=wiring.utc_now())
     return Response(status_code=204, body=None)

@@ -26,6 +26,7 @@ def blocklist_index_key(phone: str) -> str:
 
 
 STATE_SK = "STATE"
+EVENT_SK_PREFIX = "EVENT#"
 
 
 def phone_key(phone: str) -> str:
@@ -162,7 +163,7 @@ def to_item(state: NumberState, item_type: type[NumberStateItem] = NumberStateIt
 def event_item(event: AuditEvent, item_type: type[AuditEventItem] = AuditEventItem) -> AuditEventItem:
     return item_type(
         pk=phone_key(event.phone),
-        sk=f"EVENT#{iso(event.at)}#{event.event_id}",
+        sk=f"{EVENT_SK_PREFIX}{iso(event.at)}#{event.event_id}",
         event_type=event.event_type.value,
         at=iso(event.at),
         phone=event.phone,
@@ -210,3 +211,12 @@ def from_raw(raw: dict[str, Any]) -> NumberState:
     """A state item as BatchGetItem or GetItem returns it, gate fields included."""
     item = NumberStateItem.from_raw_data(raw)
     return _with_gate_fields(to_state(item), raw)
+
+
+def event_from_raw(raw: dict[str, Any]) -> AuditEvent:
+    """An audit event item as the table's stream (NewImage) or GetItem returns it; ValueError when it
+    is not one (pynamodb does not check required attributes on raw data)."""
+    missing = [name for name in ("event_type", "at", "phone", "source", "event_id") if "S" not in raw.get(name, {})]
+    if missing:
+        raise ValueError(f"audit event item without {', '.join(missing)}")
+    return event_from_item(AuditEventItem.from_raw_data(raw))

@@ -1,7 +1,8 @@
 """The NumberStore (and GateStore) port on the single table: number state and its audit trail.
 
 The gate reads one key per recipient (BatchGetItem, 100 per call). Audit events are written in the
-same transaction as the state they explain, with the program metrics they move.
+same transaction as the state they explain, in the number's own partition; the table's stream carries
+them to the bus and the program metrics (consent_feed), so a request writes no shared item.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pynamodb.transactions import TransactWrite
 from sms_consent.clock import iso
 from sms_consent.consent import AuditEvent, NumberState
 from sms_consent.ports import ConcurrentUpdate, D, SendReservation, Stored
-from sms_consent.repository import metrics
 from sms_consent.repository.number_items import (
+    EVENT_SK_PREFIX,
     NOTICE,
     SENDS,
     STATE_SK,
@@ -32,17 +33,9 @@ from sms_consent.repository.number_items import (
     to_item,
     to_state,
 )
-from sms_consent.repository.table import Table, error_code, item_key
+from sms_consent.repository.table import THROTTLED, Table, error_code, item_key
 
 UPDATE_ATTEMPTS = 5
-THROTTLED = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "TransactionInProgressException",
-    }
-)
 
 
 class DynamoNumberStore:
@@ -135,8 +128,6 @@ class DynamoNumberStore:
                 transaction.update(item, actions=self._owned_actions(item), condition=condition)
                 for event in events:
                     transaction.save(event_item(event, self._events), condition=self._events.pk.does_not_exist())
-                for metrics_item, actions in metrics.transaction_updates(self.table, events):
-                    transaction.update(metrics_item, actions=actions)
         except TransactWriteError as exc:
             if exc.cause_response_code == "TransactionCanceledException":  # a version moved, or a conflict
                 raise ConcurrentUpdate(f"number changed concurrently (expected version {expected})") from exc
@@ -172,6 +163,6 @@ class DynamoNumberStore:
     def history(self, phone: str, *, limit: int = 500) -> list[AuditEvent]:
         """The audit trail of a number, oldest first."""
         items = self._events.query(
-            phone_key(phone), self._events.sk.startswith("EVENT#"), scan_index_forward=True, limit=limit
+            phone_key(phone), self._events.sk.startswith(EVENT_SK_PREFIX), scan_index_forward=True, limit=limit
         )
         return [event_from_item(item) for item in items]

@@ -27,6 +27,16 @@ BATCH_GET_ATTEMPTS = 6
 
 Key = dict[str, dict[str, str]]
 
+# Errors that mean "too busy now", once botocore's own retries ran out: back off and try again.
+THROTTLED = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+    }
+)
+
 
 class Gsi1(GlobalSecondaryIndex[Any]):
     """By kind and time: blocklist entries by date, profiles by number."""

@@ -1,0 +1,41 @@
+"""Committed consent changes, read from the table's stream, become EventBridge events and metrics.
+
+An audit event is written in the same transaction as the change it proves, so the stream holds it
+if and only if the change committed. Publishing here, not in the request that made the change,
+turns a crash between commit and publish into a delay instead of a lost event: Lambda retries the
+batch until it succeeds. Events are therefore delivered at least once (consumers dedupe on
+`event_id`); program figures are folded exactly once (the ledger skips what it already counted).
+The request path writes only the number's own partition; the counters many numbers share are
+written here, in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sms_consent import consent
+from sms_consent.ports import Committed, EventSink, MetricsLedger
+
+
+@dataclass(frozen=True)
+class FeedDeps:
+    events: EventSink
+    ledger: MetricsLedger
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    published: int  # events put on the bus (again, when the batch is a retry)
+    counted: int  # events added to the figures now (0 for a batch already counted)
+
+
+def publish_committed(committed: Sequence[Committed], deps: FeedDeps) -> FeedOutcome:
+    """Publish the batch's events in stream order, then fold them into the figures.
+
+    Publishing first: if folding fails, the retry publishes again (a duplicate, never a loss) and the
+    ledger, which commits atomically, counts the batch then.
+    """
+    ordered = sorted(committed, key=lambda item: item.sequence)
+    deps.events.publish(consent.bus_events(item.event for item in ordered))
+    return FeedOutcome(published=len(ordered), counted=deps.ledger.fold(ordered))
