@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 from sms_consent.consent import AuditEvent, NumberState
 from sms_consent.messages import BusEvent, OutboundRequest
-from sms_consent.phones import PhoneInfo
 from sms_consent.ports import D, Stored
 
 
@@ -65,17 +63,3 @@ class Bus:
 
     def publish(self, events: Sequence[BusEvent]) -> None:
         self.events.extend(events)
-
-
-@dataclass
-class Signals:
-    """The PumpingSignals port: prompts and confirmations counted for the detector."""
-
-    prompts: list[tuple[str, str | None]] = field(default_factory=list)
-    confirmations: list[str] = field(default_factory=list)
-
-    def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
-        self.prompts.append((phone.e164, client_ip))
-
-    def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
-        self.confirmations.append(phone.e164)

@@ -17,7 +17,7 @@ import pytest
 from sms_consent import consent, wiring
 from sms_consent.consent import EventType, Status
 from sms_consent.ports import Committed
-from sms_consent.repository.metrics import DynamoMetricsLedger
+from sms_consent.repository.feed_ledger import DynamoFeedLedger
 from tests.conftest import AwsStack, load_event, stores
 from tests.integration.test_optin_api import PHONE, inbound
 
@@ -62,7 +62,7 @@ def _feed_clients(stack: AwsStack) -> tuple[Any, Any]:
 
     stack.runner.load(FEED)
     ledger = wiring.feed_deps().ledger
-    assert isinstance(ledger, DynamoMetricsLedger)
+    assert isinstance(ledger, DynamoFeedLedger)
     return ledger.table.client, client("events", stack.region)
 
 
@@ -157,7 +157,7 @@ def _committed(first: int, count: int) -> list[Committed]:
 
 
 def test_the_ledger_counts_a_retried_batch_once_and_a_grown_retry_only_for_what_is_new(aws_stack: AwsStack) -> None:
-    ledger = DynamoMetricsLedger(stores().numbers.table)
+    ledger = DynamoFeedLedger(stores().numbers.table)
     batch = _committed(10_000_000_000_000_000_000_001, 5)
     assert ledger.fold(batch[:3]) == 3
     assert ledger.fold(batch[:3]) == 0  # the same batch delivered again
@@ -168,7 +168,7 @@ def test_the_ledger_counts_a_retried_batch_once_and_a_grown_retry_only_for_what_
 
 
 def test_a_batch_with_more_counters_than_a_transaction_holds_is_folded_in_several(aws_stack: AwsStack) -> None:
-    ledger = DynamoMetricsLedger(stores().numbers.table)
+    ledger = DynamoFeedLedger(stores().numbers.table)
     now = wiring.utc_now()
     batch = [
         Committed(
@@ -282,3 +282,29 @@ def test_metrics_folded_through_crashes_and_odd_batches_match_a_brute_force_coun
     assert {e["detail"]["event_id"] for e in revoked} == {
         item["event_id"]["S"] for item in _scan(aws_stack) if item.get("event_type", {}).get("S") == "ConsentRevoked"
     }  # every committed opt-out reached the bus (some twice: at least once)
+
+
+# ---------------------------------------------------------------------- the request path stays small
+
+
+def test_a_keyword_message_costs_at_most_4_dynamodb_requests_and_its_counters_come_from_the_stream(
+    aws_stack: AwsStack,
+) -> None:
+    from sms_consent.pumping import bucket_start
+    from sms_consent_local import aws_calls
+
+    inbound(aws_stack, "ALERTS")  # warm: the prompt's request
+    for text in ("YES", "STOP", "START", "HELP"):
+        with aws_calls.counting() as counts:
+            inbound(aws_stack, text)
+        assert aws_calls.total(counts, "dynamodb") <= 4, (text, counts)  # idempotency (2), state read, transaction
+    before = wiring.utc_now()
+    aws_stack.deliver_stream()
+    counts_now = {
+        key: value
+        for start in {bucket_start(before - timedelta(minutes=5)), bucket_start(before)}
+        for key, value in stores().counters.read_bucket(start).items()
+    }
+    country = counts_now[("country", "US")]
+    # ALERTS and START each asked for a confirmation, YES gave one: the detector's conversion inputs.
+    assert (country.prompts, country.confirmations) == (2, 1)

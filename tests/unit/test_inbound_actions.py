@@ -24,7 +24,7 @@ from sms_consent.inbound_context import MAX_INBOUND_BODY, InboundSms
 from sms_consent.inbound_context import InboundAction as Action
 from sms_consent.messages import Category
 from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
-from tests.fakes import Bus, MemoryStore, Outbox, Signals
+from tests.fakes import Bus, MemoryStore, Outbox
 
 PHONE = "+14155550123"
 TOLL_FREE = "+18005550100"
@@ -349,7 +349,6 @@ def run(item: Case, config: ProgramConfig = CONFIG) -> tuple[inbound.Outcome, Me
         outbound=outbox,
         events=bus,
         clock=lambda: AT + timedelta(seconds=2),
-        signals=Signals(),
         keyword_sets=inbound.keyword_sets_of(config),
     )
     message = InboundSms(
@@ -428,7 +427,7 @@ def test_the_confirmation_window_is_configurable() -> None:
 def test_the_menu_and_its_answer_are_both_in_the_audit_trail() -> None:
     state = subscribed("tone1", "tone2")(NumberState(phone=PHONE))
     store, outbox, bus = MemoryStore(state), Outbox(), Bus()
-    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, signals=Signals(), clock=lambda: AT)
+    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, clock=lambda: AT)
     for offset, text in enumerate(["STOP", "STOP TONE1"]):
         message = InboundSms(
             originationNumber=PHONE, destinationNumber=SHORT_CODE, messageBody=text, inboundMessageId=f"in-{offset}"
@@ -456,9 +455,7 @@ def test_exactly_one_opt_out_confirmation_and_no_marketing_in_it() -> None:
 
 
 def test_an_origin_that_does_not_parse_is_unroutable() -> None:
-    deps = inbound.InboundDeps(
-        CONFIG, MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus(), signals=Signals(), clock=lambda: AT
-    )
+    deps = inbound.InboundDeps(CONFIG, MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus(), clock=lambda: AT)
     message = InboundSms(
         originationNumber="not-a-number", destinationNumber=TOLL_FREE, messageBody="STOP", inboundMessageId="x"
     )
@@ -501,7 +498,7 @@ def test_a_stop_sent_between_the_request_and_the_yes_wins_even_when_delivered_la
     """ALERTS, STOP, YES sent in that order, the STOP delivered last: in order the STOP closed the
     prompt, so the number ends opted out, never subscribed."""
     store, outbox, bus = MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus()
-    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, signals=Signals(), clock=lambda: AT)
+    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, clock=lambda: AT)
     for offset, text in [(0, "ALERTS"), (2, "YES"), (1, "STOP")]:
         message = InboundSms(
             originationNumber=PHONE, destinationNumber=TOLL_FREE, messageBody=text, inboundMessageId=f"in-{offset}"
@@ -527,7 +524,7 @@ def test_a_yes_sent_before_a_later_prompt_was_asked_for_cannot_confirm_it() -> N
     is still open, but that YES was sent before the START asked for it: it answers nothing, so the
     consent on record is never proved by a message sent before the prompt existed."""
     store, outbox, bus = MemoryStore(NumberState(phone=PHONE)), Outbox(), Bus()
-    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, signals=Signals(), clock=lambda: AT + timedelta(minutes=5))
+    deps = inbound.InboundDeps(CONFIG, store, outbox, bus, clock=lambda: AT + timedelta(minutes=5))
     outcomes = {}
     for offset, text in [(0, "ALERTS"), (2, "STOP"), (3, "START"), (1, "YES")]:
         message = InboundSms(

@@ -5,8 +5,8 @@ if and only if the change committed. Publishing here, not in the request that ma
 turns a crash between commit and publish into a delay instead of a lost event: Lambda retries the
 batch until it succeeds. Events are therefore delivered at least once (consumers dedupe on
 `event_id`); program figures are folded exactly once (the ledger skips what it already counted).
-The request path writes only the number's own partition; the counters many numbers share are
-written here, in batches.
+The request path writes only the number's own partition; the counters many numbers share (program
+metrics, the traffic-pumping detector's buckets) are written here, a batch at a time.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sms_consent import consent
-from sms_consent.ports import Committed, EventSink, MetricsLedger
+from sms_consent.ports import Committed, EventSink, FeedLedger
 
 
 @dataclass(frozen=True)
 class FeedDeps:
     events: EventSink
-    ledger: MetricsLedger
+    ledger: FeedLedger
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from sms_consent.consent import EVIDENCE_TEXT_LIMIT, Change, EventType, NumberSt
 from sms_consent.inbound_context import InboundAction, InboundContext, InboundDecision, InboundSms
 from sms_consent.keyword_actions import help_reply, opt_in, opt_out
 from sms_consent.messages import BusEvent, OutboundRequest, to_number
-from sms_consent.ports import EventSink, NumberStore, OutboundRequests, PumpingSignals
+from sms_consent.ports import EventSink, NumberStore, OutboundRequests
 
 SUPERSEDED = "superseded"
 
@@ -42,8 +42,6 @@ class InboundDeps:
     outbound: OutboundRequests
     events: EventSink
     clock: Clock
-    # Traffic-pumping counters: confirmations against prompts show a collapse in conversion.
-    signals: PumpingSignals
     keyword_sets: tuple[keywords.KeywordSet, ...] = field(default=keywords.BUILTIN_KEYWORD_SETS)
 
 
@@ -181,8 +179,6 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
     origin, ctx = context(message, received_at, deps)
     stored = deps.store.update(origin, lambda state: decide(state, ctx))
     decision, events = stored.decision, stored.events
-    if decision.action is InboundAction.CONFIRMED:
-        deps.signals.record_confirmation(phones.parse(origin, deps.config.default_region), ctx.now)
     requests = tuple(
         to_number(
             origin,

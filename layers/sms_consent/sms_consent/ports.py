@@ -15,7 +15,6 @@ from typing import Any, Protocol, TypeVar
 from sms_consent.breakers import Breaker, Trip
 from sms_consent.consent import AuditEvent, Change, NumberState
 from sms_consent.messages import BusEvent, OutboundRequest, OutgoingSms, SendResult
-from sms_consent.phones import PhoneInfo
 
 # ---------------------------------------------------------------------- errors every port may raise
 
@@ -76,10 +75,10 @@ class Committed:
     event: AuditEvent
 
 
-class MetricsLedger(Protocol):
+class FeedLedger(Protocol):
     def fold(self, committed: Sequence[Committed]) -> int:
-        """Add these events to the program figures, each exactly once (a retried batch is skipped);
-        returns how many were added now."""
+        """Add these events to the program figures and the traffic-pumping detector's counters, each
+        exactly once (a retried batch is skipped); returns how many were added now."""
         ...
 
 
@@ -247,14 +246,6 @@ class Baseline:
     same_slot_prompts: tuple[int, ...] = ()  # one value per past week, newest first
     total_prompts: int = 0  # everything ever seen for the key (0: a new destination)
     total_confirmations: int = 0
-
-
-class PumpingSignals(Protocol):
-    """What the request path counts for the detector: prompts sent and confirmations received."""
-
-    def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None: ...
-
-    def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None: ...
 
 
 class CounterStore(Protocol):

@@ -28,7 +28,6 @@ from sms_consent.ports import (
     MediaInspector,
     MediaReport,
     NumberStore,
-    PumpingSignals,
     RecipientOptedOut,
     SendError,
     SendReservation,
@@ -99,14 +98,12 @@ class GateReaders:
 
 @dataclass(frozen=True)
 class GateDeps(GateReaders):
-    """What sending needs besides: the caps and notices, the sender, the bus, deferrals, the detector."""
+    """What sending needs besides: the caps and notices, the sender, the bus and deferrals."""
 
     store: GateStore
     sender: SmsSender
     events: EventSink
     deferrals: Deferrals
-    # Traffic-pumping counters: every prompt that leaves is counted (country, prefix, client IP).
-    signals: PumpingSignals
 
 
 @dataclass(frozen=True)
@@ -300,8 +297,6 @@ def _send(
         return replace(decision, decision=Verdict.DEFER, retry_at=situation.now + SEND_RETRY_DELAY)
     if request.category is Category.OPTIN_PROMPT:
         _record_prompt(decision.phone, request, result.message_id, deps)
-        client_ip = request.metadata.get("client_ip")
-        deps.signals.record_prompt(phones.parse(decision.phone), str(client_ip) if client_ip else None, situation.now)
     return decision
 
 

@@ -193,8 +193,6 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
     stored = deps.store.update(phone.e164, decide, before_write=number_limits.count_once)
     decision = stored.decision
     metadata: dict[str, Any] = {"source": Source.WEB_FORM.value}
-    if form.client_ip:
-        metadata["client_ip"] = form.client_ip  # the gate counts prompts per client IP for the detector
     publish_prompt(decision, phone.e164, config, deps.outbound, metadata)
     if decision.action is SubscriptionAction.SUBSCRIBED:  # a program without double opt-in: confirm at once
         sender = config.sender_for_program(form.program)

@@ -176,7 +176,6 @@ def inbound_deps() -> InboundDeps:
         outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
         events=events_of(settings),
         clock=_clock,
-        signals=stores_of(settings).counters,
         keyword_sets=keyword_sets_of(config),
     )
 
@@ -226,7 +225,6 @@ def gate_deps() -> GateDeps:
             topic_arn=settings.outbound_topic_arn,
             role_arn=settings.scheduler_role_arn,
         ),
-        signals=stores_of(settings).counters,
     )
 
 
@@ -303,12 +301,12 @@ def detector_deps() -> DetectorDeps:
 @functools.cache
 def feed_deps() -> FeedDeps:
     from sms_consent.consent_feed import FeedDeps
-    from sms_consent.repository.metrics import DynamoMetricsLedger
+    from sms_consent.repository.feed_ledger import DynamoFeedLedger
     from sms_consent.repository.table import Table
 
     settings = consent_feed_settings()
     return FeedDeps(
-        events=events_of(settings), ledger=DynamoMetricsLedger(Table(settings.table_name, settings.aws_region))
+        events=events_of(settings), ledger=DynamoFeedLedger(Table(settings.table_name, settings.aws_region))
     )
 
 

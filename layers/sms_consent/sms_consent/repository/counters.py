@@ -1,7 +1,10 @@
 """Traffic-pumping counters: 5-minute buckets per country, 1k-number prefix and client IP.
 
-Writes are atomic ADDs. A bucket's items are spread over a few partitions by key, and a country's
-item over a few shards, so that one busy country does not make one hot item. The detector reads a
+They are folded from the table's stream with the program metrics (repository.feed_ledger): a
+prompt requested (DoubleOptInRequested) counts for its country, 1k-number prefix and the web form's
+client IP, a double opt-in confirmed (ConsentGranted) for its country; the request path writes none of
+them. A bucket's items are spread over `PARTITIONS` partitions by key, and a country's item over a few
+shards, so that a sign-up storm from many IPs and numbers does not make one hot partition. The detector reads a
 bucket with one Query per partition, and each active key's baseline with BatchGetItem: its cost
 depends on the keys active in the last ten minutes, never on how many numbers are subscribed.
 """
@@ -15,13 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sms_consent.clock import iso
-from sms_consent.phones import PhoneInfo
+from sms_consent.consent import AuditEvent, EventType
+from sms_consent.phones import PhoneInfo, parse
 from sms_consent.ports import Baseline, KeyCounts
 from sms_consent.pumping import WEEKS_OF_HISTORY, bucket_start, slot_of_week
-from sms_consent.repository.table import Table
+from sms_consent.repository.table import TTL_ATTRIBUTE, Increment, Table, item_key
 
-PARTITIONS = 4
-COUNTRY_SHARDS = 4
+PARTITIONS = 64
+COUNTRY_SHARDS = 16
 KEEP = timedelta(days=2)  # raw buckets: the detector only reads the last two; baselines keep the rest
 
 
@@ -56,55 +60,85 @@ def _slots_item(pk: str, hour: int, slots: Mapping[int, Sequence[int]]) -> dict[
     }
 
 
+def _bucket_item(
+    start: datetime, dimension: str, key: str, shard: int, *, prompts: int, confirmations: int, members: dict[str, str]
+) -> tuple[tuple[str, str], Increment]:
+    # A country's item is written by every run of the feed: its shards go to different partitions.
+    country_shard = shard % COUNTRY_SHARDS if dimension == "country" else 0
+    change = Increment(
+        members={name: {member} for name, member in members.items()},
+        sets={
+            "dimension": {"S": dimension},
+            "key": {"S": key},
+            TTL_ATTRIBUTE: {"N": str(int((start + KEEP).timestamp()))},
+        },
+    )
+    change.adds.update(prompts=prompts, confirmations=confirmations)
+    partition = _partition(dimension, f"{key}#{country_shard}" if country_shard else key)
+    return (_bucket_pk(start, partition), f"{dimension}#{key}#{country_shard}"), change
+
+
+def prompt_increments(
+    phone: PhoneInfo, client_ip: str | None, at: datetime, shard: int
+) -> dict[tuple[str, str], Increment]:
+    """A prompt: counted for the country, the prefix (with its last digits) and the client IP."""
+    start = bucket_start(at)
+    found = [
+        _bucket_item(start, "country", phone.country, shard, prompts=1, confirmations=0, members={}),
+        _bucket_item(
+            start, "prefix", phone.prefix, shard, prompts=1, confirmations=0, members={"suffixes": phone.e164[-3:]}
+        ),
+    ]
+    if client_ip:
+        found.append(
+            _bucket_item(
+                start, "ip", client_ip, shard, prompts=1, confirmations=0,
+                members={"numbers": phone.e164, "countries": phone.country},
+            )
+        )  # fmt: skip
+    return dict(found)
+
+
+def confirmation_increments(phone: PhoneInfo, at: datetime, shard: int) -> dict[tuple[str, str], Increment]:
+    """A confirmation: only the country's conversion is judged, so only the country counts it."""
+    return dict(
+        [_bucket_item(bucket_start(at), "country", phone.country, shard, prompts=0, confirmations=1, members={})]
+    )
+
+
+def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment]:
+    """What one committed audit event adds to the detector's counters."""
+    if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED:
+        client_ip = event.evidence.get("client_ip")
+        return prompt_increments(parse(event.phone), str(client_ip) if client_ip else None, event.at, shard)
+    if event.event_type is EventType.GRANTED and event.evidence.get("double_opt_in"):
+        return confirmation_increments(parse(event.phone), event.at, shard)
+    return {}
+
+
 class DynamoCounters:
-    """The detector's counters (PumpingSignals on the request path, CounterStore for the detector)."""
+    """The detector's counters: CounterStore for the detector; `record_*` write signals directly
+    (simulations and imports of another system's traffic), the stream's consumer folds them in batches."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def _add(
-        self, start: datetime, dimension: str, key: str, *, prompts: int, confirmations: int, sets: dict[str, str]
-    ) -> None:
-        shard = random.randrange(COUNTRY_SHARDS) if dimension == "country" else 0
-        names = {"#p": "prompts", "#c": "confirmations", "#d": "dimension", "#k": "key", "#t": "ttl"}
-        values: dict[str, Any] = {
-            ":p": {"N": str(prompts)},
-            ":c": {"N": str(confirmations)},
-            ":d": {"S": dimension},
-            ":k": {"S": key},
-            ":t": {"N": str(int((start + KEEP).timestamp()))},
-        }
-        adds = ["#p :p", "#c :c"]
-        for index, (attribute, member) in enumerate(sets.items()):
-            names[f"#s{index}"] = attribute
-            values[f":s{index}"] = {"SS": [member]}
-            adds.append(f"#s{index} :s{index}")
-        self.table.client.update_item(
-            TableName=self.table.name,
-            Key={"PK": {"S": _bucket_pk(start, _partition(dimension, key))}, "SK": {"S": f"{dimension}#{key}#{shard}"}},
-            UpdateExpression="ADD " + ", ".join(adds) + " SET #d = :d, #k = :k, #t = :t",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-
-    def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
-        """A prompt went out: count it for the country, the prefix (with its last digits) and the IP."""
-        start = bucket_start(now)
-        self._add(start, "country", phone.country, prompts=1, confirmations=0, sets={})
-        self._add(start, "prefix", phone.prefix, prompts=1, confirmations=0, sets={"suffixes": phone.e164[-3:]})
-        if client_ip:
-            self._add(
-                start,
-                "ip",
-                client_ip,
-                prompts=1,
-                confirmations=0,
-                sets={"numbers": phone.e164, "countries": phone.country},
+    def _write(self, changes: dict[tuple[str, str], Increment]) -> None:
+        for (pk, sk), change in changes.items():
+            expression, names, values = change.update_expression()
+            self.table.client.update_item(
+                TableName=self.table.name,
+                Key=item_key(pk, sk),
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
 
+    def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
+        self._write(prompt_increments(phone, client_ip, now, random.randrange(COUNTRY_SHARDS)))
+
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
-        """A prompt was confirmed. Only the country's conversion is judged, so only the country counts it."""
-        self._add(bucket_start(now), "country", phone.country, prompts=0, confirmations=1, sets={})
+        self._write(confirmation_increments(phone, now, random.randrange(COUNTRY_SHARDS)))
 
     def read_bucket(self, start: datetime) -> dict[tuple[str, str], KeyCounts]:
         found: dict[tuple[str, str], KeyCounts] = {}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -71,6 +73,45 @@ class TableItem(Model):
     sk = UnicodeAttribute(range_key=True, attr_name="SK")
     # Epoch seconds; DynamoDB deletes the item some time after it (late: code must not rely on it).
     ttl = NumberAttribute(null=True, attr_name=TTL_ATTRIBUTE)
+
+
+@dataclass
+class Increment:
+    """What an UpdateItem adds to one item: numbers (ADD), string-set members (ADD) and plain values (SET)."""
+
+    adds: Counter[str] = field(default_factory=Counter)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    sets: dict[str, Any] = field(default_factory=dict)  # attribute -> AttributeValue
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.adds.values()) and not self.members and not self.sets
+
+    def merge(self, other: Increment) -> None:
+        self.adds.update(other.adds)
+        for name, values in other.members.items():
+            self.members.setdefault(name, set()).update(values)
+        self.sets.update(other.sets)
+
+    def update_expression(self) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """UpdateExpression, ExpressionAttributeNames and ExpressionAttributeValues."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        adds: list[str] = []
+        for index, (name, amount) in enumerate((n, a) for n, a in self.adds.items() if a):
+            names[f"#a{index}"], values[f":a{index}"] = name, {"N": str(amount)}
+            adds.append(f"#a{index} :a{index}")
+        for index, (name, members) in enumerate(self.members.items()):
+            names[f"#m{index}"], values[f":m{index}"] = name, {"SS": sorted(members)}
+            adds.append(f"#m{index} :m{index}")
+        assignments = []
+        for index, (name, value) in enumerate(self.sets.items()):
+            names[f"#s{index}"], values[f":s{index}"] = name, value
+            assignments.append(f"#s{index} = :s{index}")
+        expression = ("ADD " + ", ".join(adds) if adds else "") + (
+            (" " if adds else "") + "SET " + ", ".join(assignments) if assignments else ""
+        )
+        return expression, names, values
 
 
 def item_key(pk: str, sk: str) -> Key:
