@@ -18,13 +18,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sms_consent import consent_feed, wiring
 from sms_consent.observability import logger, metrics, tracer
 from sms_consent.ports import Committed
-from sms_consent.repository.number_items import EVENT_SK_PREFIX, event_from_raw
 
 wiring.consent_feed_settings()  # a missing variable fails the cold start, naming it
 
 
 def _committed(record: DynamoDBRecord) -> Committed | None:
     """The audit event an inserted EVENT# item holds; None for any other record."""
+    # Storage code loads on first use, as every handler's does through wiring: a short cold start.
+    from sms_consent.repository.number_items import EVENT_SK_PREFIX, event_from_raw
+
     raw: dict[str, Any] = record.raw_event.get("dynamodb") or {}
     sort_key = (raw.get("Keys") or {}).get("SK", {}).get("S", "")
     if record.raw_event.get("eventName") != "INSERT" or not str(sort_key).startswith(EVENT_SK_PREFIX):
