@@ -1,9 +1,12 @@
 """Hot-key audit: which partition keys take the writes of a burst (target: none above 1%).
 
 Every DynamoDB write is recorded at the botocore layer with its partition keys (base table and GSIs)
-while the real handlers run on moto in process: a STOP storm from as many numbers, web-form sign-ups
-from as many numbers and client IPs, and a blocklist import. A single key takes about 1,000 writes a
-second at most, so a burst's share on one key says how early DynamoDB would throttle it.
+while the real handlers run on moto in process: a STOP storm from 1,000 numbers, 1,000 web-form
+sign-ups from as many numbers and client IPs (their prompts sent through the send gate), and a
+10,000-row blocklist import. Each burst includes what the table's stream then makes the consent feed
+write (metrics, detector counters, batch markers). A single key takes about 1,000 writes a second at
+most, so a burst's share on one key says how early DynamoDB would throttle it. HOT_KEY_SCALE (0-1)
+shrinks every burst.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BURST = int(os.environ.get("HOT_KEY_BURST", "200"))
+SCALE = float(os.environ.get("HOT_KEY_SCALE", "1"))
+STOPS, SIGNUPS, IMPORT_ROWS = (max(1, int(size * SCALE)) for size in (1_000, 1_000, 10_000))
 TARGET_SHARE = 0.01
 
 
@@ -72,19 +76,32 @@ def import_event(rows: int) -> dict[str, Any]:
     return event
 
 
+def _gate_events(sqs: Any, queue_url: str, subscription: str) -> list[dict[str, Any]]:
+    """What reached OutboundRequestsTopic, as the send gate's SNS events."""
+    from sms_consent_local.stack import sns_event
+
+    found = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in batch:
+            found.append(sns_event(json.loads(message["Body"]), subscription))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
 def run() -> list[str]:
+    import boto3
     from moto import mock_aws
 
-    from sms_consent_local import aws_calls
+    from sms_consent_local import aws_calls, streams
     from sms_consent_local.harness import FunctionRunner
-    from sms_consent_local.resources import create_resources
+    from sms_consent_local.resources import create_queue, create_resources
     from sms_consent_local.template import load_template
 
     aws_calls.install_write_audit()
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
     )
-    lines = [f"burst size {BURST}; share of the burst's item writes on its hottest keys (target <= 1%)"]
+    lines = ["share of each burst's item writes on its hottest partition keys (target <= 1%)"]
     with mock_aws(), tempfile.TemporaryDirectory() as scratch:
         template = load_template(ROOT / "template.yaml")
         created = create_resources(template, region="us-east-1")
@@ -92,26 +109,37 @@ def run() -> list[str]:
         runner = FunctionRunner.for_template(
             template, created.physical, outbox_path=Path(scratch) / "outbox.jsonl", overrides=quiet
         )
+        feed = streams.StreamDelivery(
+            streams.mappings(template, created.physical),
+            boto3.client("dynamodbstreams", region_name="us-east-1"),
+            lambda function_id, event: runner.invoke(function_id, event),
+        )
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        outbound_url, outbound_arn = create_queue(sqs, "bench-outbound")
+        subscription = boto3.client("sns", region_name="us-east-1").subscribe(
+            TopicArn=created.physical["OutboundRequestsTopic"], Protocol="sqs", Endpoint=outbound_arn,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]  # fmt: skip
         bursts = {
-            f"STOP storm ({BURST} numbers)": [
-                ("InboundSmsFunction", stop_event(_number("415", index))) for index in range(BURST)
+            f"STOP storm ({STOPS:,} numbers)": [
+                ("InboundSmsFunction", stop_event(_number("415", index))) for index in range(STOPS)
             ],
-            f"web sign-ups ({BURST} numbers and client IPs)": [
-                (
-                    "OptinApiFunction",
-                    signup_event(_number("312", index), f"100.64.{index // 250}.{index % 250}"),
-                )
-                for index in range(BURST)
+            f"web sign-ups ({SIGNUPS:,} numbers and client IPs, prompts sent)": [
+                ("OptinApiFunction", signup_event(_number("312", index), f"100.64.{index // 250}.{index % 250}"))
+                for index in range(SIGNUPS)
             ],
-            f"blocklist import ({BURST} rows)": [("AdminApiFunction", import_event(BURST))],
+            f"blocklist import ({IMPORT_ROWS:,} rows)": [("AdminApiFunction", import_event(IMPORT_ROWS))],
         }
         for label, calls in bursts.items():
             with aws_calls.writing() as written, contextlib.redirect_stdout(io.StringIO()):  # no EMF lines
                 for function_id, event in calls:
                     runner.invoke(function_id, event)
+                for event in _gate_events(sqs, outbound_url, subscription):  # replies and prompts go out
+                    runner.invoke("SendGateFunction", event)
+                feed.deliver()
             total = sum(written.values())
             worst = aws_calls.hottest(written, 3)
             verdict = "ok" if worst and worst[0][1] <= TARGET_SHARE else "OVER"
-            lines.append(f"{label}: {total} item writes, worst key {worst[0][1]:.1%} ({verdict})")
-            lines.extend(f"    {share:6.1%}  {key[:70]}" for key, share in worst)
+            lines.append(f"{label}: {total:,} item writes, worst key {worst[0][1]:.2%} ({verdict})")
+            lines.extend(f"    {share:6.2%}  {key[:70]}" for key, share in worst)
     return lines

@@ -129,3 +129,35 @@ def hottest(written: Counter[str], top: int = 3) -> list[tuple[str, float]]:
     """The keys with the largest share of the writes, each with its share."""
     total = sum(written.values()) or 1
     return [(key, count / total) for key, count in written.most_common(top)]
+
+
+# ---------------------------------------------------------------------- whole requests (capacity model)
+
+_requests: list[tuple[str, str, dict[str, Any]]] = []
+_recording = 0
+
+
+def _record_request(params: dict[str, Any], model: Any = None, **_: Any) -> None:
+    if _recording and model is not None:
+        _requests.append((model.service_model.service_name, model.name, params))
+
+
+@contextmanager
+def requests() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    """Every request made inside the block: (service, operation, parameters)."""
+    global _recording
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    entry = ("before-parameter-build.*.*", _record_request)
+    if entry not in BUILTIN_HANDLERS:
+        BUILTIN_HANDLERS.append(entry)
+    start = len(_requests)
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    _recording += 1
+    try:
+        yield found
+    finally:
+        _recording -= 1
+        found.extend(_requests[start:])
+        if not _recording:
+            _requests.clear()
