@@ -3,6 +3,8 @@ peaks and costs out, checked on figures small enough to work out by hand."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench import bench_capacity as capacity
 
 
@@ -17,7 +19,7 @@ def test_item_sizes_follow_dynamodb_rules() -> None:
 
 def test_a_transactional_write_costs_twice_and_a_gsi_entry_one_more() -> None:
     small = {"PK": {"S": "P"}, "SK": {"S": "S"}}
-    calls = [
+    calls: list[tuple[str, str, dict[str, Any]]] = [
         ("dynamodb", "PutItem", {"Item": small}),
         ("dynamodb", "TransactWriteItems", {"TransactItems": [{"Put": {"Item": {**small, "GSI1PK": {"S": "B"}}}}]}),
         ("dynamodb", "BatchGetItem", {"RequestItems": {"t": {"Keys": [small, small]}}}),
