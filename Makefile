@@ -13,11 +13,12 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser run test lint typecheck template build unit integration e2e bench clean
+.PHONY: help venv browser run test test-long lint typecheck template build unit integration e2e bench clean
 
 help:
 	@echo "make run   - start the local stack (moto on 127.0.0.1:5000, API on 127.0.0.1:3000)"
 	@echo "make test  - lint, type-check, template checks, sam build, unit + integration + e2e tests"
+	@echo "make test-long - the long variants: the consent model over 2,000 random histories"
 	@echo "make bench - print performance figures (ratios against baselines measured in the same run)"
 
 venv: $(STAMP)
@@ -70,6 +71,10 @@ browser:
 # Two workers: the suite is mostly waiting on moto, and CI has two cores.
 test: venv browser lint typecheck template build
 	$(BIN)/python -m pytest tests -n 2 $(PYTEST_ARGS)
+
+# Long variants of the property-based tests (bigger example budgets), outside the 15-minute budget.
+test-long: venv
+	CONSENT_MODEL_EXAMPLES=2000 $(BIN)/python -m pytest tests/unit/test_consent_model.py $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python -m bench
