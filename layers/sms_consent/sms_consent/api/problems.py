@@ -20,15 +20,19 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from sms_consent import phones, wiring
 from sms_consent.observability import logger
-from sms_consent.ports import ConcurrentUpdate
+from sms_consent.ports import ConcurrentUpdate, StoreUnavailable
+from sms_consent.repository.table import THROTTLED
 from sms_consent.subscriptions import Rejected, Rejection
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 16 * 1024  # the public sign-up route: a form is well under 4 KB
 PROBLEM_TYPE = "urn:sms-consent:problem:"
+RETRY_SOON = {"Retry-After": "1"}
 
 REJECTION_STATUS = {
     Rejection.INVALID_NUMBER: 400,
@@ -137,6 +141,19 @@ class ProblemResolver(APIGatewayRestResolver):
         return super()._call_route(route, route_arguments)
 
 
+def _unavailable(error: BaseException | None) -> bool:
+    """Throttling, a 5xx or no connection, from botocore or wrapped by pynamodb: worth a retry."""
+    if isinstance(error, PynamoDBException):
+        return _unavailable(error.cause)
+    if isinstance(error, BotoCoreError):
+        return True
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in THROTTLED or code in ("InternalServerError", "ServiceUnavailable") or status >= 500
+    return False
+
+
 def resolver(allowed_origin: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> APIGatewayRestResolver:
     """An API Gateway REST resolver with validation, OpenAPI, CORS and problem+json errors."""
     app = ProblemResolver(
@@ -180,6 +197,21 @@ def resolver(allowed_origin: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> AP
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response[str]:
         return problem_response(error.status_code, str(error.msg))
+
+    @app.exception_handler(StoreUnavailable)
+    def _store_unavailable(error: StoreUnavailable) -> Response[str]:
+        logger.warning("consent state could not be read", extra={"error": str(error)[:300]})
+        return problem_response(503, "consent state cannot be read right now; try again", headers=RETRY_SOON)
+
+    @app.exception_handler(BotoCoreError)
+    @app.exception_handler(ClientError)
+    @app.exception_handler(PynamoDBException)
+    def _aws_failed(error: Exception) -> Response[str]:
+        if _unavailable(error):
+            logger.warning("an AWS service is busy or unreachable", extra={"error": type(error).__name__})
+            return problem_response(503, "a service this route needs is unavailable; try again", headers=RETRY_SOON)
+        logger.exception("an AWS request was refused")
+        return problem_response(500, "an unexpected error occurred; it has been logged")
 
     @app.exception_handler(ConcurrentUpdate)
     def _concurrent(error: ConcurrentUpdate) -> Response[str]:
