@@ -16,6 +16,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,43 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
 
 
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One AWS::ApiGateway::GatewayResponse of the template: how API Gateway answers an error of its own."""
+
+    status: int | None  # None: the error's own status
+    headers: dict[str, str]
+    body: str | None  # the application/json template, $context.error.* substituted when answering
+
+
+# The statuses API Gateway uses for each kind of error it answers itself, and the defaults they fall to.
+GATEWAY_DEFAULTS = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "DEFAULT_4XX"),
+    "INVALID_API_KEY": (403, "DEFAULT_4XX"),
+    "REQUEST_TOO_LARGE": (413, "DEFAULT_4XX"),
+    "RESOURCE_NOT_FOUND": (404, "DEFAULT_4XX"),
+    "INTEGRATION_FAILURE": (502, "DEFAULT_5XX"),
+}
+
+
+def gateway_responses(template: Any, physical: dict[str, str]) -> dict[str, GatewayResponse]:
+    """The template's gateway responses by ResponseType, parameters resolved."""
+    found = {}
+    for resource in template.resources_of("AWS::ApiGateway::GatewayResponse").values():
+        properties = template.resolve(resource["Properties"], physical)
+        prefix = "gatewayresponse.header."
+        found[properties["ResponseType"]] = GatewayResponse(
+            status=int(properties["StatusCode"]) if properties.get("StatusCode") else None,
+            headers={
+                key.removeprefix(prefix): _unquote(str(value)) or ""
+                for key, value in (properties.get("ResponseParameters") or {}).items()
+                if key.startswith(prefix)
+            },
+            body=(properties.get("ResponseTemplates") or {}).get("application/json"),
+        )
+    return found
+
+
 class ApiGatewayApp:
     def __init__(
         self,
@@ -45,6 +83,7 @@ class ApiGatewayApp:
         invoke: Callable[[str, dict[str, Any]], Any],
         static_dir: Path,
         fire_schedule: Callable[[str], dict[str, Any]] | None = None,
+        gateway: dict[str, GatewayResponse] | None = None,
     ) -> None:
         self.routes = routes
         self.api_key = api_key
@@ -52,6 +91,22 @@ class ApiGatewayApp:
         self.invoke = invoke
         self.static_dir = static_dir
         self.fire_schedule = fire_schedule
+        self.gateway = gateway or {}
+
+    def _gateway_error(self, kind: str, message: str, status: int | None = None) -> Response:
+        """API Gateway's own answer to an error: the template's gateway response for `kind` (or its
+        DEFAULT_4XX/5XX), else API Gateway's built-in {"message": ...}."""
+        default_status, fallback = GATEWAY_DEFAULTS.get(kind, (status or 400, "DEFAULT_4XX"))
+        status = status or default_status
+        custom = self.gateway.get(kind) or self.gateway.get(fallback if status < 500 else "DEFAULT_5XX")
+        if custom is None or custom.body is None:
+            return _json(status, {"message": message})
+        body = custom.body.replace("$context.error.messageString", json.dumps(message)).replace(
+            "$context.error.responseType", kind
+        )
+        headers = dict(custom.headers)
+        content_type = headers.pop("Content-Type", "application/json")
+        return Response(body, status=custom.status or status, headers=headers, content_type=content_type)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -80,11 +135,12 @@ class ApiGatewayApp:
             if route.method in (request.method, "ANY"):
                 return self._call(route, params, request)
         if matches:
-            return _json(405, {"message": f"{request.method} is not allowed on {request.path}"})
+            # API Gateway REST answers a method no route has as it answers an unknown path: 403.
+            return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
         static = self._static(request)
         if static is not None:
             return static
-        return _json(404, {"message": "Not Found"})
+        return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
 
     def _preflight(self, matches: list[tuple[ApiRoute, dict[str, str]]]) -> Response:
         headers = {
@@ -126,16 +182,17 @@ class ApiGatewayApp:
 
     def _call(self, route: ApiRoute, params: dict[str, str], request: Request) -> Response:
         if route.api_key_required and request.headers.get("x-api-key") != self.api_key:
-            return _json(403, {"message": "Forbidden"})
+            kind = "INVALID_API_KEY" if request.headers.get("x-api-key") else "MISSING_AUTHENTICATION_TOKEN"
+            return self._gateway_error(kind, "Forbidden")
         raw = request.get_data(cache=False)
         if len(raw) > MAX_BODY_BYTES:
-            return _json(413, {"message": "Request Too Long"})
+            return self._gateway_error("REQUEST_TOO_LARGE", "Request Too Long")
         event = self._event(route, params, request, raw)
         try:
             result = self.invoke(route.function_id, event)
         except Exception:
             traceback.print_exc()  # API Gateway answers 502 and the error is in the function's log
-            return _json(502, {"message": "Internal server error"})
+            return self._gateway_error("INTEGRATION_FAILURE", "Internal server error")
         return self._response(result)
 
     def _event(self, route: ApiRoute, params: dict[str, str], request: Request, raw: bytes) -> dict[str, Any]:

@@ -412,7 +412,7 @@ class LocalStack:
     def _serve_api(self) -> None:
         from werkzeug.serving import make_server
 
-        from sms_consent_local.api_server import ApiGatewayApp
+        from sms_consent_local.api_server import ApiGatewayApp, gateway_responses
 
         specs = self.template.api_routes()
         self.routes = [
@@ -437,6 +437,7 @@ class LocalStack:
             invoke=self.invoke,
             static_dir=self.root / "web",
             fire_schedule=self.fire_schedule,
+            gateway=gateway_responses(self.template, self.created.physical),
         )
         try:
             self._http = make_server(self.host, self.api_port, app, threaded=True)

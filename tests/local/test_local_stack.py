@@ -63,11 +63,29 @@ def test_admin_routes_need_the_api_key(local_stack: RunningStack) -> None:
 
 
 def test_unknown_route_and_bad_input_get_clear_errors(local_stack: RunningStack) -> None:
-    assert local_stack.api("GET", "/v1/nope").status_code == 404
+    unknown = local_stack.api("GET", "/v1/nope")  # API Gateway's own answer, shaped by the template
+    assert unknown.status_code == 403
+    assert unknown.headers["Content-Type"] == "application/problem+json"
+    assert unknown.json() == {
+        "type": "about:blank",
+        "title": "Forbidden",
+        "status": 403,
+        "detail": "Missing Authentication Token",
+    }
     response = local_stack.api("GET", "/v1/blocklist", params={"type": "sideways"})
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/problem+json"
     assert "sideways" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("key", [None, "not-the-key"])
+def test_an_admin_route_without_the_right_key_is_a_403_problem(local_stack: RunningStack, key: str | None) -> None:
+    headers = {"x-api-key": key} if key else {}
+    response = local_stack.api("GET", "/v1/blocklist", key=False, headers=headers)
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 403
+    assert response.json()["detail"] == "Forbidden"
 
 
 def test_cors_preflight_and_response_headers(local_stack: RunningStack) -> None:

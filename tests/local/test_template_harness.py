@@ -484,9 +484,11 @@ def test_gateway_preflight_errors_and_static_files(tmp_path: Path) -> None:
     assert preflight.status_code == 200  # no API key on preflight (AddApiKeyRequiredToCorsPreflight: false)
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert preflight.headers["Access-Control-Allow-Headers"] == "Content-Type,X-Api-Key"
-    assert client.put("/v1/optins").status_code == 405
-    assert client.get("/v1/nothing").json == {"message": "Not Found"}
+    # What API Gateway REST answers itself, without gateway responses in the template: a method no
+    # route has, and a path no route or file has, are both 403 "Missing Authentication Token".
+    assert client.put("/v1/optins").status_code == 403
+    assert client.get("/v1/nothing").json == {"message": "Missing Authentication Token"}
     assert client.get("/").data == b"<h1>form</h1>"
-    assert client.get("/../secret.txt").status_code == 404
+    assert client.get("/../secret.txt").status_code == 403
     assert client.post("/_local/schedules/X").status_code == 404  # no scheduler wired in
     assert calls == []

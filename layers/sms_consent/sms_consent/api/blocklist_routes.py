@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import blocklist, phones, wiring
+from sms_consent.api.problems import IsoDateTime
 from sms_consent.ports import BadCursor
 
 router = APIGatewayRouter()
@@ -60,9 +61,6 @@ def _e164(raw: str) -> str:
 def _filter(
     date_from: datetime | None, date_to: datetime | None, type_: str | None, text: str | None, phone_prefix: str | None
 ) -> blocklist.SearchFilter:
-    for name, moment in (("date_from", date_from), ("date_to", date_to)):
-        if moment is not None and moment.tzinfo is None:
-            raise BadRequestError(f"{name} needs a time zone (e.g. 2026-11-01T00:00:00Z)")
     try:
         block_type = blocklist.parse_type(type_) if type_ else None
     except ValueError as exc:
@@ -74,8 +72,8 @@ def _filter(
 
 @router.get("/v1/blocklist", summary="Search the blocklist")
 def search_blocklist(
-    date_from: Annotated[datetime | None, Query()] = None,
-    date_to: Annotated[datetime | None, Query()] = None,
+    date_from: Annotated[IsoDateTime | None, Query()] = None,
+    date_to: Annotated[IsoDateTime | None, Query()] = None,
     type: Annotated[str | None, Query(max_length=12)] = None,
     text: Annotated[str | None, Query(max_length=200)] = None,
     phone_prefix: Annotated[str | None, Query(max_length=16)] = None,
@@ -92,8 +90,8 @@ def search_blocklist(
 
 @router.get("/v1/blocklist/export", summary="Export the blocklist as CSV")
 def export_blocklist(
-    date_from: Annotated[datetime | None, Query()] = None,
-    date_to: Annotated[datetime | None, Query()] = None,
+    date_from: Annotated[IsoDateTime | None, Query()] = None,
+    date_to: Annotated[IsoDateTime | None, Query()] = None,
     type: Annotated[str | None, Query(max_length=12)] = None,
     text: Annotated[str | None, Query(max_length=200)] = None,
     phone_prefix: Annotated[str | None, Query(max_length=16)] = None,

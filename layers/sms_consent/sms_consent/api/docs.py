@@ -29,7 +29,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "type": "object",
     "description": "RFC 9457 problem details",
-    "required": ["type", "title", "status", "detail"],
+    "required": ["type", "title", "detail"],
     "properties": {
         "type": {"type": "string", "description": "about:blank, or urn:sms-consent:problem:<reason>"},
         "title": {"type": "string"},

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import segments, wiring
-from sms_consent.api.problems import Problem
+from sms_consent.api.problems import IsoDateTime, Problem
 from sms_consent.messages import MAX_BODY_LENGTH, MAX_RECIPIENTS, Category, OutboundRequest
 
 router = APIGatewayRouter()
@@ -25,7 +25,7 @@ class GateCheckRequest(BaseModel):
     body: str = Field(default="", max_length=MAX_BODY_LENGTH)
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     sender: str | None = Field(default=None, max_length=20)
-    at: AwareDatetime | None = Field(
+    at: IsoDateTime | None = Field(
         default=None,
         description="decide as of this instant (ISO-8601 with its offset), e.g. for a campaign scheduler; "
         f"within {MAX_PREVIEW.days} days of now. Stored consent and open breakers are read as they are now",

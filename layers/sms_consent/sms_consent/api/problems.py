@@ -11,7 +11,7 @@ import json
 import math
 import urllib.parse
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route
@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import AwareDatetime, BeforeValidator
 from pynamodb.exceptions import PynamoDBException
 
 from sms_consent import phones, wiring
@@ -93,6 +94,18 @@ def _validation_detail(errors: Any) -> str:
         parts.append(f"{'.'.join(location) or 'request'}: {error.get('msg', 'invalid')}")
     return "; ".join(parts[:5]) or "the request is not valid"
 
+
+def _iso_text(value: Any) -> Any:
+    """Pydantic reads "0.5" or 1700000000 as a Unix time; the API documents ISO 8601 date-times only."""
+    if isinstance(value, str) and "-" not in value:
+        raise ValueError("expected an ISO 8601 date-time with a time zone, e.g. 2026-11-01T00:00:00Z")
+    if isinstance(value, int | float):
+        raise ValueError("expected an ISO 8601 date-time with a time zone, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+# An ISO 8601 date-time with its time zone, as every route takes one.
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 # A language tag from a request ("es", "fr-CA"); replies are chosen by its first two letters.
 LANGUAGE_TAG = r"^[A-Za-z]{2}([-_][A-Za-z0-9]{2,8})?$"
