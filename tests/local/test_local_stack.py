@@ -78,14 +78,30 @@ def test_unknown_route_and_bad_input_get_clear_errors(local_stack: RunningStack)
     assert "sideways" in response.json()["detail"]
 
 
+def _admin_routes() -> list[tuple[str, str]]:
+    from sms_consent_local.template import load_template
+
+    template = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+    return sorted(
+        (route.method, route.path.replace("{phone}", "+14155550123").replace("{program}", "alerts").replace(
+            "{user_id}", "u-1"))
+        for route in template.api_routes()
+        if route.api_key_required
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("key", [None, "not-the-key"])
-def test_an_admin_route_without_the_right_key_is_a_403_problem(local_stack: RunningStack, key: str | None) -> None:
+def test_every_admin_route_refuses_a_missing_or_wrong_key_with_a_403_problem(
+    local_stack: RunningStack, key: str | None
+) -> None:
+    routes = _admin_routes()
+    assert len(routes) >= 10  # every admin route of the template, none forgotten
     headers = {"x-api-key": key} if key else {}
-    response = local_stack.api("GET", "/v1/blocklist", key=False, headers=headers)
-    assert response.status_code == 403
-    assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json()["status"] == 403
-    assert response.json()["detail"] == "Forbidden"
+    for method, path in routes:
+        response = local_stack.api(method, path, key=False, headers=headers, json={})
+        assert response.status_code == 403, (method, path)
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json()["detail"] == "Forbidden"
 
 
 def test_cors_preflight_and_response_headers(local_stack: RunningStack) -> None:
