@@ -20,6 +20,9 @@ for extra in (ROOT / "layers" / "sms_consent", ROOT / "local", ROOT):
 
 
 def main(argv: list[str]) -> int:
+    from sms_consent_local import moto_patches
+
+    moto_patches.apply()  # as the local stack and the tests run moto
     names = argv or sorted(path.stem for path in HERE.glob("bench_*.py"))
     failed = 0
     for name in names:

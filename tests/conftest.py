@@ -32,10 +32,11 @@ for extra in (ROOT / "layers" / "sms_consent", ROOT / "local"):
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SmsConsent")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "sms-consent")
 
-from sms_consent_local import aws_calls  # noqa: E402
+from sms_consent_local import aws_calls, moto_patches  # noqa: E402
 
 aws_calls.install()  # before any client exists, so that request counts see every client
 aws_calls.install_write_audit()
+moto_patches.apply()  # transactions cost the items they touch, not the table (see the module)
 
 from sms_consent import wiring  # noqa: E402
 from sms_consent_local.harness import FunctionRunner  # noqa: E402

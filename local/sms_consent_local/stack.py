@@ -125,6 +125,10 @@ class LocalStack:
     def start(self) -> dict[str, str]:
         from moto.server import ThreadedMotoServer
 
+        from sms_consent_local import moto_patches
+
+        moto_patches.apply()  # transactions cost the items they touch, not the table (see the module)
+
         self.template = load_template(
             self.root / "template.yaml", region=REGION, parameter_overrides=self.parameter_overrides
         )

@@ -7,10 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from sms_consent import consent, wiring
-from sms_consent.api import blocklist_routes, metrics_routes
+from sms_consent.api import blocklist_routes, metrics_routes, problems
 from sms_consent_local.harness import LambdaContext
 from tests.conftest import AwsStack, api_request, stores
 
@@ -19,7 +18,7 @@ CONTEXT = LambdaContext("AdminApiFunction")
 
 @pytest.fixture
 def call(aws_stack: AwsStack) -> Any:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = problems.resolver("*")  # the resolver the admin function uses: validation errors are 400s
     app.include_router(blocklist_routes.router)
     app.include_router(metrics_routes.router)
 
