@@ -32,10 +32,11 @@ for extra in (ROOT / "layers" / "sms_consent", ROOT / "local"):
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SmsConsent")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "sms-consent")
 
-from sms_consent_local import aws_calls, moto_patches  # noqa: E402
+from sms_consent_local import aws_calls, iam, moto_patches  # noqa: E402
 
 aws_calls.install()  # before any client exists, so that request counts see every client
 aws_calls.install_write_audit()
+iam.install()  # every call a function makes is checked against its policy (aws_stack's teardown)
 moto_patches.apply()  # transactions cost the items they touch, not the table (see the module)
 
 from sms_consent import wiring  # noqa: E402
@@ -62,7 +63,8 @@ class AwsStack:
 
     def invoke(self, function_id: str, event: dict[str, Any] | str, *, reuse: bool = True) -> Any:
         """Run a function's handler like `sam local invoke -e events/<event> <function_id>`."""
-        return self.runner.invoke(function_id, event, reuse=reuse)
+        with iam.acting_as(function_id):
+            return self.runner.invoke(function_id, event, reuse=reuse)
 
     @property
     def table_name(self) -> str:
@@ -210,8 +212,12 @@ def aws_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSt
         _add_probe(stack, "outbound", topic_arn=stack.outbound_topic_arn)
         _add_probe(stack, "bus", bus=stack.event_bus_name)
         wiring.reset()
+        iam.clear()
         yield stack
         wiring.reset()
+        refused = iam.disallowed(iam.recorded(), iam.function_policies(template, created.physical))
+        iam.clear()
+        assert not refused, f"calls the functions' policies in template.yaml do not allow: {sorted(set(refused))}"
 
 
 @pytest.fixture
