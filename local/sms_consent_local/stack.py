@@ -30,6 +30,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,8 @@ from sms_consent_local.template import ACCOUNT_ID, ScheduleSpec, Template, Templ
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 POLL_WAIT_SECONDS = 1
+DEFAULT_CONCURRENCY = 4  # a function without ReservedConcurrentExecutions
+MAX_LOCAL_CONCURRENCY = 8  # one process on a laptop: more threads only queue on the GIL
 RETRY_PAUSE_SECONDS = 0.2  # Lambda waits a minute, then two; locally the retries follow at once
 
 
@@ -107,7 +110,8 @@ class LocalStack:
         self.endpoint = f"http://{host}:{aws_port}"
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.invoke_lock = threading.Lock()
+        self.pools: dict[str, threading.BoundedSemaphore] = {}
+        self.async_pools: dict[str, ThreadPoolExecutor] = {}
         self._moto: Any = None
         self._http: Any = None
         self.template: Template
@@ -139,6 +143,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
+        _serialize_requests(self._moto)
         self.aws_port = self._moto.get_host_and_port()[1]
         self.endpoint = f"http://{self.host}:{self.aws_port}"
         os.environ.update(
@@ -147,7 +152,11 @@ class LocalStack:
         self.created = create_resources(self.template, region=REGION, endpoint_url=self.endpoint)
         self.runner = FunctionRunner(self.template, self._environments())
         for spec in self.template.functions():
-            self.runner.load(spec.logical_id)  # one warm container per function
+            self.runner.load(spec.logical_id)  # one warm module per function, invoked concurrently
+            size = self.concurrency(spec.logical_id)
+            self.pools[spec.logical_id] = threading.BoundedSemaphore(size)
+            self.async_pools[spec.logical_id] = ThreadPoolExecutor(size, thread_name_prefix=spec.logical_id)
+        _serialize_metrics()
         self._wire_sns()
         self._wire_sqs()
         self._wire_event_rules()
@@ -166,6 +175,8 @@ class LocalStack:
             self._http.server_close()
         for thread in self.threads:
             thread.join(timeout=5)
+        for pool in self.async_pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
         if self._moto is not None:
             self._moto.stop()
             server = getattr(self._moto, "_server", None)
@@ -207,9 +218,17 @@ class LocalStack:
         thread.start()
         self.threads.append(thread)
 
+    def concurrency(self, function_id: str) -> int:
+        """How many invocations of the function run at once: its ReservedConcurrentExecutions, or a
+        small default, at most MAX_LOCAL_CONCURRENCY."""
+        reserved = self.template.resources[function_id].get("Properties", {}).get("ReservedConcurrentExecutions")
+        return max(1, min(int(reserved) if reserved is not None else DEFAULT_CONCURRENCY, MAX_LOCAL_CONCURRENCY))
+
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
-        """A synchronous invocation of the warm handler (environment already applied)."""
-        with self.invoke_lock:  # one process, shared module state: one invocation at a time
+        """A synchronous invocation of the warm handler (environment already applied). Invocations of
+        one function and of different functions run at once, up to each function's concurrency, so
+        races between them show here; moto serialises each AWS request, as a service orders writes."""
+        with self.pools[function_id]:
             return self.runner.invoke(function_id, event, apply_env=False)
 
     def _queue_url(self, arn: str) -> str:
@@ -294,7 +313,9 @@ class LocalStack:
         sqs = self._client("sqs")
         while not self.stopping.is_set():
             for message in self._receive(sqs, queue_url):
-                self.invoke_async(function_id, sns_event(json.loads(message["Body"]), subscription_arn))
+                # Lambda accepts the asynchronous event, then runs it (and its retries) concurrently.
+                event = sns_event(json.loads(message["Body"]), subscription_arn)
+                self.async_pools[function_id].submit(self.invoke_async, function_id, event)
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     # ------------------------------------------------------------------ SQS -> Lambda
@@ -467,6 +488,44 @@ class LocalStack:
         outputs["AwsEndpointUrl"] = self.endpoint
         outputs["OutboxPath"] = str(self.outbox_path)
         return outputs
+
+
+# ---------------------------------------------------------------------- one process, many invocations
+
+
+def _serialize_requests(server: Any) -> None:
+    """moto's backends are not thread-safe: each AWS request runs alone inside the emulator, as a
+    service applies one request to an item at a time, while the functions' threads interleave."""
+    wsgi = server._server  # ThreadedMotoServer keeps its werkzeug server here
+    app = wsgi.app
+    lock = threading.Lock()
+
+    def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
+            # A long poll waits inside moto for a message another request sends: it must not hold the
+            # lock (moto's SQS queue has a lock of its own for this).
+            return list(app(environ, start_response))
+        with lock:
+            return list(app(environ, start_response))
+
+    wsgi.app = serialized
+
+
+def _serialize_metrics() -> None:
+    """Powertools' Metrics buffers one invocation's metrics per process (Lambda runs one invocation per
+    container); with several invocations in one process, each call on the buffer is made atomic."""
+    from sms_consent.observability import metrics
+
+    provider = metrics.provider
+    lock = threading.RLock()  # flush_metrics calls clear_metrics
+    for name in ("add_metric", "add_dimension", "add_metadata", "flush_metrics", "clear_metrics"):
+        method = getattr(provider, name)
+
+        def locked(*args: Any, _method: Callable[..., Any] = method, **kwargs: Any) -> Any:
+            with lock:
+                return _method(*args, **kwargs)
+
+        setattr(provider, name, locked)
 
 
 # ---------------------------------------------------------------------- event formats
