@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -80,15 +80,29 @@ def parse_type(value: str | int) -> int:
         raise ValueError(f"unknown block type '{value}'") from None
 
 
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | None]:
+    """The reader's records, then None if the rest of the file is not CSV."""
+    try:
+        yield from reader
+    except csv.Error:
+        yield None
+
+
 def parse_import(text: str, default_region: str) -> tuple[list[ImportRow], list[ImportProblem]]:
     """Rows to import and the lines rejected, each with its reason. Line numbers count the header."""
     rows: list[ImportRow] = []
     problems: list[ImportProblem] = []
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    reader = csv.reader(io.StringIO(text, newline=""))  # a lone \r ends a line, as spreadsheets write it
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        return [], [ImportProblem(1, f"not a CSV file: {exc}")]
     if header is None or tuple(cell.strip() for cell in header[:2]) != CSV_HEADER:
         return [], [ImportProblem(1, f"the first line must be the header '{','.join(CSV_HEADER)}'")]
-    for number, record in enumerate(reader, start=2):
+    for number, record in enumerate(_records(reader), start=2):
+        if record is None:
+            problems.append(ImportProblem(number, "not valid CSV from here on; the rest was not read"))
+            break
         if not any(cell.strip() for cell in record):
             continue
         if len(rows) + len(problems) >= MAX_IMPORT_ROWS:
@@ -111,13 +125,29 @@ def parse_import(text: str, default_region: str) -> tuple[list[ImportRow], list[
     return rows, problems
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): the text
+# column holds what a handset sent, so anyone who can text the number could plant one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Free text as a spreadsheet shows it, never as a formula (OWASP: a leading apostrophe)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def to_csv(entries: Iterable[Entry]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a \r or \n in a cell is then quoted
     writer.writerow([*CSV_HEADER, "Reason", "Text", "Added At"])
     for entry in entries:
         writer.writerow(
-            [entry.phone, entry.block.type, entry.block.reason, entry.block.text, iso(entry.block.added_at)]
+            [
+                entry.phone,  # E.164, validated: "+" and digits, which a spreadsheet reads as a number
+                entry.block.type,
+                spreadsheet_safe(entry.block.reason),
+                spreadsheet_safe(entry.block.text),
+                iso(entry.block.added_at),
+            ]
         )
     return out.getvalue()
 
