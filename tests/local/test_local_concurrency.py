@@ -5,9 +5,11 @@ keep a broken build from hanging)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sms_consent_local import stack as local_stack
 from sms_consent_local.stack import DEFAULT_CONCURRENCY, MAX_LOCAL_CONCURRENCY, LocalStack
@@ -134,3 +136,86 @@ def test_each_aws_request_runs_alone_in_the_emulator_but_long_polls_wait_outside
         thread.join(GUARD)
     assert app.most == 2  # the two long polls were inside together (they met at the barrier)
     assert not app.barrier.broken
+
+
+# ---------------------------------------------------------------------- shared warm modules
+
+
+def test_concurrent_api_requests_each_see_their_own_event_and_route_arguments() -> None:
+    """Powertools keeps the current request in BaseRouter's class attributes and the route's
+    arguments in the resolver: without the local stack's patch, the first request below reads the
+    second one's body and source IP and loses its path parameter (checked before the patch)."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.api_gateway import Router
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+    local_stack.make_powertools_concurrent()
+    router = Router()  # type: ignore[no-untyped-call]
+    app = APIGatewayRestResolver()
+    both_inside = threading.Barrier(2, timeout=GUARD)
+
+    @router.post("/things/<name>")
+    def thing(name: str) -> dict[str, Any]:
+        both_inside.wait()  # the two requests are resolved at the same time
+        event = cast(APIGatewayProxyEvent, router.current_event)
+        return {
+            "name": name,
+            "body": event.body,
+            "ip": event.request_context.identity.source_ip,
+            "args": dict(app.context.get("_route_args", {})),
+        }
+
+    app.include_router(router)
+
+    def event(n: int) -> dict[str, Any]:
+        return {
+            "httpMethod": "POST",
+            "path": f"/things/{n}",
+            "resource": "/things/{name}",
+            "body": f"body-{n}",
+            "headers": {},
+            "pathParameters": {"name": str(n)},
+            "requestContext": {"identity": {"sourceIp": f"10.0.0.{n}"}, "stage": "v1", "path": f"/things/{n}"},
+        }
+
+    seen: dict[int, dict[str, Any]] = {}
+
+    def resolve(n: int) -> None:
+        seen[n] = json.loads(app.resolve(event(n), None)["body"])  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=resolve, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(GUARD)
+    assert seen == {
+        n: {"name": str(n), "body": f"body-{n}", "ip": f"10.0.0.{n}", "args": {"name": str(n)}} for n in (1, 2)
+    }
+
+
+def test_concurrent_invocations_log_their_own_request_and_correlation_ids() -> None:
+    """inject_lambda_context appends the ids to the one formatter every invocation shares; locally
+    they are kept per thread, so a log line carries its own invocation's ids."""
+    from sms_consent.observability import logger
+
+    local_stack.make_powertools_concurrent()
+    both_appended = threading.Barrier(2, timeout=GUARD)
+    lines: dict[str, dict[str, Any]] = {}
+
+    def invocation(name: str) -> None:
+        logger.append_keys(correlation_id=f"corr-{name}", function_request_id=f"req-{name}")
+        both_appended.wait()  # the other invocation has appended its ids too
+        record = logging.LogRecord("t", logging.INFO, __file__, 1, "hello", None, None)
+        lines[name] = json.loads(logger.registered_formatter.format(record))
+        logger.remove_keys(["correlation_id", "function_request_id"])
+
+    threads = [threading.Thread(target=invocation, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(GUARD)
+    assert {name: (line.get("correlation_id"), line.get("function_request_id")) for name, line in lines.items()} == {
+        "a": ("corr-a", "req-a"),
+        "b": ("corr-b", "req-b"),
+    }
+    assert "correlation_id" not in logger.get_current_keys()  # nothing left for the next invocation
