@@ -6,13 +6,18 @@ sign-up slowed down as the table grew, a 10,000-row import took hours, and memor
 during bursts. DynamoDB's own cost is the items a transaction touches, so this keeps copies of those
 items only (and the length of each table's stream) and puts them back when the transaction fails.
 Everything else (conditions, cancellation reasons, one action per item) is moto's own code, run
-unchanged; only its `copy.deepcopy` of a Table is made a no-op while the transaction runs.
+unchanged; only its `copy.deepcopy` of a Table is made a no-op while a patched transaction runs
+(per thread). Checked against moto 5.2.5; `apply()` leaves a moto whose method reads otherwise unpatched, with
+a warning (its rollback may no longer be a copy of the tables).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +33,27 @@ class _Touched:
     before: Any | None  # a copy of the moto Item, or None when absent
 
 
+class _Inside(threading.local):
+    transaction = False  # this thread is inside a patched transact_write_items
+
+
+_inside = _Inside()
+
+
 class _TablesNotCopied:
-    """Stands in for the `copy` module inside moto's transact_write_items: Tables are not copied."""
+    """Stands in for the `copy` module in moto.dynamodb.models (installed once, not per call, so
+    concurrent threads never see it switch): inside a patched transaction a Table is not copied;
+    everything else, and everywhere else, is copied as moto asked."""
+
+    copy = staticmethod(copy.copy)
 
     @staticmethod
     def deepcopy(value: Any, memo: Any = None) -> Any:
         from moto.dynamodb.models.table import Table
 
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+        if _inside.transaction and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
 
 
 def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> tuple[list[_Touched], dict[str, int]]:
@@ -78,6 +96,22 @@ def _restore(backend: Any, touched: list[_Touched], streams: dict[str, int]) -> 
         del shard.items[length:]  # the failed transaction's stream records never happened
 
 
+# moto's rollback, as this patch relies on it: copies of the tables taken up front, put back on failure.
+_EXPECTED = (
+    "original_table_state[table_name] = copy.deepcopy(",
+    "self.tables[table_name] = original_table_state[table_name]",
+)
+
+
+def _recognised(method: Any) -> bool:
+    try:
+        source = inspect.getsource(method)
+    except (OSError, TypeError):
+        return False
+    flat = " ".join(source.split()).replace("( ", "(")
+    return all(" ".join(line.split()) in flat for line in _EXPECTED)
+
+
 def apply() -> None:
     """Patch moto's DynamoDBBackend.transact_write_items (idempotent)."""
     global _applied
@@ -87,17 +121,27 @@ def apply() -> None:
         import moto.dynamodb.models as models
 
         original = models.DynamoDBBackend.transact_write_items
+        if not _recognised(original):
+            warnings.warn(
+                "moto's DynamoDB transact_write_items is not the one sms_consent_local.moto_patches knows "
+                "(a deep copy of each table, restored on failure): left unpatched",
+                stacklevel=2,
+            )
+            _applied = True
+            return
 
+        @functools.wraps(original)  # keeps moto's method as __wrapped__ (the bench compares the two)
         def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
             touched, streams = _touched(self, transact_items)
-            setattr(models, "copy", _TablesNotCopied)  # noqa: B010 (a module attribute mypy cannot see)
+            _inside.transaction = True
             try:
                 original(self, transact_items)
             except Exception:
                 _restore(self, touched, streams)
                 raise
             finally:
-                setattr(models, "copy", copy)  # noqa: B010
+                _inside.transaction = False
 
+        setattr(models, "copy", _TablesNotCopied)  # noqa: B010 (a module attribute mypy cannot see)
         models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
         _applied = True

@@ -35,6 +35,28 @@ def client() -> Iterator[Any]:
         yield dynamodb
 
 
+def _create_with_index(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("PK", "SK", "GSI1PK", "GSI1SK")
+        ],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "GSI1",
+                "KeySchema": [
+                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+
 def _key(pk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": "STATE"}}
 
@@ -127,3 +149,92 @@ def test_a_transaction_copies_the_items_it_touches_whatever_the_table_holds(
             TransactItems=[_put("b", v="1"), _update("c", "x", condition="attribute_exists(PK)")]
         )
     assert len(copied) <= 4  # the two touched items (and moto's copy of an item it updates), at any size
+
+
+# ---------------------------------------------------------------------- the same outcomes as moto's own
+
+
+def _indexed(pk: str, listed: str | None) -> dict[str, Any]:
+    item: dict[str, Any] = {**_key(pk), "v": {"S": pk}}
+    if listed:
+        item.update({"GSI1PK": {"S": "BLOCKLIST"}, "GSI1SK": {"S": listed}})
+    return {"Put": {"TableName": TABLE, "Item": item}}
+
+
+def _absent(pk: str) -> dict[str, Any]:
+    return {
+        "ConditionCheck": {
+            "TableName": TABLE,
+            "Key": _key(pk),
+            "ConditionExpression": "attribute_not_exists(PK)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+# Transactions run in this order on a table with a global secondary index, once with moto as it ships
+# and once patched; every outcome and the table, its index and its stream after each must agree.
+SCENARIOS: list[list[dict[str, Any]]] = [
+    [_indexed("a", "1"), _indexed("b", None)],  # succeeds: a enters the index
+    [_indexed("c", "2"), _update("b", "x"), _absent("a")],  # cancelled: c never indexed, b unchanged
+    [{"Delete": {"TableName": TABLE, "Key": _key("a")}}, _update("d", "y", condition="attribute_exists(PK)")],
+    [{"Delete": {"TableName": TABLE, "Key": _key("a")}}, _update("b", "z", condition="v = :v")],  # :v is z
+    [_indexed("e", "3"), _indexed("e", "4")],  # two actions on one item: refused
+    [_indexed("f", "5"), {"Put": {"TableName": TABLE, "Item": {"PK": {"S": "g"}}}}],  # no sort key: refused
+    [_update("b", "w", condition="attribute_exists(PK)"), {"Delete": {"TableName": TABLE, "Key": _key("a")}}],
+    [{"Put": {"TableName": "missing", "Item": _key("h")}}, _indexed("h", "6")],  # unknown table
+]
+
+
+def _outcomes(dynamodb: Any) -> list[Any]:
+    from moto.dynamodb.models import dynamodb_backends
+
+    observed: list[Any] = []
+    for transaction in SCENARIOS:
+        try:
+            dynamodb.transact_write_items(TransactItems=transaction)
+            outcome: Any = "ok"
+        except ClientError as exc:
+            error = exc.response["Error"]
+            outcome = (error["Code"], error.get("Message"), exc.response.get("CancellationReasons"))
+        index = dynamodb.query(
+            TableName=TABLE,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :b",
+            ExpressionAttributeValues={":b": {"S": "BLOCKLIST"}},
+        )["Items"]
+        # Looked up each time: moto's own rollback puts a copy of the table (and its stream) in its place.
+        shard = dynamodb_backends["123456789012"]["us-east-1"].tables[TABLE].stream_shard
+        records = [(record.record["eventName"], record.record["dynamodb"]["Keys"]) for record in shard.items]
+        observed.append((outcome, sorted(map(str, _items(dynamodb).values())), index, records))
+    return observed
+
+
+def test_every_outcome_matches_moto_as_it_ships(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb import models
+
+    moto_patches.apply()
+    patched = models.DynamoDBBackend.transact_write_items
+    results = []
+    for method in (patched.__wrapped__, patched):  # type: ignore[attr-defined]
+        monkeypatch.setattr(models.DynamoDBBackend, "transact_write_items", method)
+        with mock_aws():
+            dynamodb = boto3.client(
+                "dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+            )
+            _create_with_index(dynamodb)
+            results.append(_outcomes(dynamodb))
+    shipped, ours = results
+    assert [outcome for outcome, *_ in shipped][:3] == ["ok", shipped[1][0], shipped[2][0]]
+    assert shipped[1][0][0] == "TransactionCanceledException"  # the scenarios do exercise a rollback
+    assert ours == shipped
+
+
+def test_a_cancellation_reason_carries_the_old_item_when_asked(client: Any) -> None:
+    client.put_item(TableName=TABLE, Item={**_key("a"), "v": {"S": "old"}})
+    with pytest.raises(ClientError) as failed:
+        client.transact_write_items(TransactItems=[_put("b", v="1"), _absent("a")])
+    reasons = failed.value.response["CancellationReasons"]
+    assert reasons[1]["Code"] == "ConditionalCheckFailed"
+    assert reasons[1]["Item"] == {**_key("a"), "v": {"S": "old"}}
+    assert set(_items(client)) == {"a"}
