@@ -205,6 +205,7 @@ def _outcomes(dynamodb: Any) -> list[Any]:
         )["Items"]
         # Looked up each time: moto's own rollback puts a copy of the table (and its stream) in its place.
         shard = dynamodb_backends["123456789012"]["us-east-1"].tables[TABLE].stream_shard
+        assert shard is not None
         records = [(record.record["eventName"], record.record["dynamodb"]["Keys"]) for record in shard.items]
         observed.append((outcome, sorted(map(str, _items(dynamodb).values())), index, records))
     return observed
