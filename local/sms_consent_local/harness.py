@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sms_consent_local.template import ACCOUNT_ID, Template
+from sms_consent_local.template import ACCOUNT_ID, FunctionSpec, Template
 
 LAYER_DIR = Path(__file__).resolve().parents[2] / "layers" / "sms_consent"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -155,6 +155,7 @@ class FunctionRunner:
         self.template = template
         self.env = env  # function id -> environment
         self._modules: dict[str, ModuleType] = {}
+        self._specs: dict[str, FunctionSpec] = {}
 
     @classmethod
     def for_template(
@@ -189,8 +190,15 @@ class FunctionRunner:
             self._modules[function_id] = import_handler_module(self.template, function_id)
         return self._modules[function_id]
 
+    def spec(self, function_id: str) -> FunctionSpec:
+        """The function's spec, read from the template once (it resolves paths: a cost per call)."""
+        found = self._specs.get(function_id)
+        if found is None:
+            found = self._specs[function_id] = self.template.function(function_id)
+        return found
+
     def context_for(self, function_id: str) -> LambdaContext:
-        spec = self.template.function(function_id)
+        spec = self.spec(function_id)
         return LambdaContext(
             function_id, memory_limit_in_mb=spec.memory_size, timeout_seconds=spec.timeout, region=self.template.region
         )
@@ -211,7 +219,7 @@ class FunctionRunner:
         `apply_env=False` is for the local stack, which sets the (agreed) environment once for all.
         """
         payload = load_event(self.template, event)
-        spec = self.template.function(function_id)
+        spec = self.spec(function_id)
         if not reuse or function_id not in self._modules:
             self.load(function_id, env_overrides=env_overrides)
         handler = getattr(self._modules[function_id], spec.handler_name)

@@ -112,12 +112,23 @@ def _recognised(method: Any) -> bool:
     return all(" ".join(line.split()) in flat for line in _EXPECTED)
 
 
+def _cache_module_list() -> None:
+    """moto's server asks, for every request, whether the host names one of its modules, and answers
+    by listing its package folder (a listdir and ~150 isdir calls per request: the largest share of
+    the emulator's time in a local sign-up burst). The list cannot change while moto runs: listed once."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # the server looks it up on the module per request
+
+
 def apply() -> None:
-    """Patch moto's DynamoDBBackend.transact_write_items (idempotent)."""
+    """Patch moto's DynamoDBBackend.transact_write_items and its server's module list (idempotent)."""
     global _applied
     with _lock:
         if _applied:
             return
+        _cache_module_list()
         import moto.dynamodb.models as models
 
         original = models.DynamoDBBackend.transact_write_items

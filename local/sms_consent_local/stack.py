@@ -113,6 +113,7 @@ class LocalStack:
         self.pools: dict[str, threading.BoundedSemaphore] = {}
         self.async_pools: dict[str, ThreadPoolExecutor] = {}
         self._moto: Any = None
+        self.aws_lock = threading.Lock()  # the emulator's: one AWS request at a time (see _serialize_requests)
         self._http: Any = None
         self.template: Template
         self.created: CreatedResources
@@ -143,7 +144,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
-        _serialize_requests(self._moto)
+        self.aws_lock = _serialize_requests(self._moto)  # hold it to touch moto's backends in process
         self.aws_port = self._moto.get_host_and_port()[1]
         self.endpoint = f"http://{self.host}:{self.aws_port}"
         os.environ.update(
@@ -259,7 +260,7 @@ class LocalStack:
     def invoke_async(self, function_id: str, event: dict[str, Any]) -> bool:
         """Lambda's asynchronous invocation: the first try, MaximumRetryAttempts retries, then the
         function's dead-letter queue (message body: the event; attributes: why). True if it succeeded."""
-        spec = self.template.function(function_id)
+        spec = self.runner.spec(function_id)
         error = ""
         attempts = 1 + spec.maximum_retry_attempts
         for attempt in range(1, attempts + 1):
@@ -493,9 +494,10 @@ class LocalStack:
 # ---------------------------------------------------------------------- one process, many invocations
 
 
-def _serialize_requests(server: Any) -> None:
+def _serialize_requests(server: Any) -> threading.Lock:
     """moto's backends are not thread-safe: each AWS request runs alone inside the emulator, as a
-    service applies one request to an item at a time, while the functions' threads interleave."""
+    service applies one request to an item at a time, while the functions' threads interleave.
+    Returns the lock, for code that reaches into moto's backends in this process."""
     wsgi = server._server  # ThreadedMotoServer keeps its werkzeug server here
     app = wsgi.app
     lock = threading.Lock()
@@ -509,6 +511,7 @@ def _serialize_requests(server: Any) -> None:
             return list(app(environ, start_response))
 
     wsgi.app = serialized
+    return lock
 
 
 def make_powertools_concurrent() -> None:

@@ -239,3 +239,16 @@ def test_a_cancellation_reason_carries_the_old_item_when_asked(client: Any) -> N
     assert reasons[1]["Code"] == "ConditionalCheckFailed"
     assert reasons[1]["Item"] == {**_key("a"), "v": {"S": "old"}}
     assert set(_items(client)) == {"a"}
+
+
+def test_the_servers_module_list_is_moto_s_own_listed_once() -> None:
+    import os
+
+    import moto
+    from moto import backends
+
+    moto_patches.apply()
+    folder = os.path.dirname(moto.__file__)
+    listed = sorted(n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n)) and not n.startswith("__"))
+    assert list(backends.list_of_moto_modules()) == listed
+    assert "dynamodb" in backends.list_of_moto_modules()  # the server's membership test
