@@ -20,11 +20,8 @@ import contextlib
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,46 +158,14 @@ class PerUnit:
 
 
 def _measure() -> tuple[PerUnit, PerUnit, dict[str, float]]:
-    import boto3
-    from moto import mock_aws
-
+    from bench.in_process import in_process_stack
     from sms_consent import consent, wiring
     from sms_consent.repository.number_items import NumberStateItem, to_item
-    from sms_consent_local import aws_calls, streams
-    from sms_consent_local.harness import FunctionRunner
-    from sms_consent_local.resources import create_queue, create_resources
-    from sms_consent_local.stack import sns_event
-    from sms_consent_local.template import load_template
+    from sms_consent_local import aws_calls
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
-    )
-    with mock_aws(), tempfile.TemporaryDirectory() as scratch:
-        template = load_template(ROOT / "template.yaml")
-        created = create_resources(template, region="us-east-1")
-        quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-        runner = FunctionRunner.for_template(
-            template, created.physical, outbox_path=Path(scratch) / "outbox.jsonl", overrides=quiet
-        )
-        runner.load("SendGateFunction")
+    with in_process_stack() as stack:
+        stack.runner.load("SendGateFunction")
         wiring.utc_now = lambda: AFTERNOON  # inside every state's calling hours
-        invocations: Counter[str] = Counter()
-
-        def invoke(function_id: str, event: dict[str, Any]) -> Any:
-            invocations[function_id] += 1
-            return runner.invoke(function_id, event)
-
-        feed = streams.StreamDelivery(
-            streams.mappings(template, created.physical),
-            boto3.client("dynamodbstreams", region_name="us-east-1"),
-            invoke,
-        )
-        sqs, sns = boto3.client("sqs", region_name="us-east-1"), boto3.client("sns", region_name="us-east-1")
-        url, arn = create_queue(sqs, "capacity-outbound")
-        topic = created.physical["OutboundRequestsTopic"]
-        subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)[
-            "SubscriptionArn"
-        ]
         phones = [f"+1212555{index:04d}" for index in range(SAMPLE)]
         model = wiring.stores_of(wiring.send_gate_settings()).numbers.table.model(NumberStateItem)
         at = AFTERNOON - timedelta(days=40)
@@ -212,20 +177,7 @@ def _measure() -> tuple[PerUnit, PerUnit, dict[str, float]]:
                 item = to_item(granted.state, model)
                 item.version = 1  # as stored by a first save
                 batch.save(item)
-        feed.deliver()  # nothing yet: the items above were written straight, as an import would
-
-        def drained() -> list[dict[str, Any]]:
-            found = []
-            while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-                for message in batch:
-                    found.append(sns_event(json.loads(message["Body"]), subscription))
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            return found
-
-        def table_items() -> dict[tuple[str, str], dict[str, Any]]:
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            pages = client.get_paginator("scan").paginate(TableName=created.physical["ConsentTable"])
-            return {(item["PK"]["S"], item["SK"]["S"]): item for page in pages for item in page["Items"]}
+        stack.feed.deliver()  # nothing yet: the items above were written straight, as an import would
 
         campaign = {
             "request_id": str(uuid.uuid4()),
@@ -239,8 +191,8 @@ def _measure() -> tuple[PerUnit, PerUnit, dict[str, float]]:
         sample_event = json.loads((ROOT / "events" / "send_gate" / "marketing.json").read_text())
         sample_event["Records"][0]["Sns"]["Message"] = json.dumps(campaign)
         with aws_calls.requests() as gate_calls:
-            runner.invoke("SendGateFunction", sample_event)
-        allowed = sum(1 for line in Path(scratch, "outbox.jsonl").read_text().splitlines() if line.strip())
+            stack.invoke("SendGateFunction", sample_event)
+        allowed = sum(1 for line in stack.outbox.read_text().splitlines() if line.strip())
 
         stop_sample = json.loads((ROOT / "events" / "inbound_sms" / "stop.json").read_text())
         with aws_calls.requests() as inbound_calls:
@@ -250,15 +202,13 @@ def _measure() -> tuple[PerUnit, PerUnit, dict[str, float]]:
                 payload.update(originationNumber=phone, messageBody="STOP", inboundMessageId=str(uuid.uuid4()))
                 event["Records"][0]["Sns"]["Message"] = json.dumps(payload)
                 event["Records"][0]["Sns"]["Timestamp"] = AFTERNOON.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-                runner.invoke("InboundSmsFunction", event)
-        replies = drained()
+                stack.invoke("InboundSmsFunction", event)
         with aws_calls.requests() as reply_calls:
-            for event in replies:
-                runner.invoke("SendGateFunction", event)
+            replies = stack.send_outbound()
         with aws_calls.requests() as feed_calls:
-            feed.deliver()
-        feed_invocations = invocations["ConsentFeedFunction"]
-        sizes = table_items()
+            stack.feed.deliver()
+        feed_invocations = stack.invocations["ConsentFeedFunction"]
+        sizes = stack.table_items()
 
     gate = PerUnit(
         units=dynamodb_units(gate_calls, sizes),
@@ -274,7 +224,7 @@ def _measure() -> tuple[PerUnit, PerUnit, dict[str, float]]:
         units=stop_units,
         lambda_invocations={
             "InboundSmsFunction": SAMPLE,
-            "SendGateFunction": len(replies),
+            "SendGateFunction": replies,
             "ConsentFeedFunction": feed_invocations,
         },
         sns_publishes=_count(inbound_calls, "sns", "Publish"),

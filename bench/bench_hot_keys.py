@@ -15,7 +15,6 @@ import contextlib
 import io
 import json
 import os
-import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,50 +75,13 @@ def import_event(rows: int) -> dict[str, Any]:
     return event
 
 
-def _gate_events(sqs: Any, queue_url: str, subscription: str) -> list[dict[str, Any]]:
-    """What reached OutboundRequestsTopic, as the send gate's SNS events."""
-    from sms_consent_local.stack import sns_event
-
-    found = []
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in batch:
-            found.append(sns_event(json.loads(message["Body"]), subscription))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return found
-
-
 def run() -> list[str]:
-    import boto3
-    from moto import mock_aws
-
-    from sms_consent_local import aws_calls, streams
-    from sms_consent_local.harness import FunctionRunner
-    from sms_consent_local.resources import create_queue, create_resources
-    from sms_consent_local.template import load_template
+    from bench.in_process import in_process_stack
+    from sms_consent_local import aws_calls
 
     aws_calls.install_write_audit()
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
-    )
     lines = ["share of each burst's item writes on its hottest partition keys (target <= 1%)"]
-    with mock_aws(), tempfile.TemporaryDirectory() as scratch:
-        template = load_template(ROOT / "template.yaml")
-        created = create_resources(template, region="us-east-1")
-        quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-        runner = FunctionRunner.for_template(
-            template, created.physical, outbox_path=Path(scratch) / "outbox.jsonl", overrides=quiet
-        )
-        feed = streams.StreamDelivery(
-            streams.mappings(template, created.physical),
-            boto3.client("dynamodbstreams", region_name="us-east-1"),
-            lambda function_id, event: runner.invoke(function_id, event),
-        )
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        outbound_url, outbound_arn = create_queue(sqs, "bench-outbound")
-        subscription = boto3.client("sns", region_name="us-east-1").subscribe(
-            TopicArn=created.physical["OutboundRequestsTopic"], Protocol="sqs", Endpoint=outbound_arn,
-            ReturnSubscriptionArn=True,
-        )["SubscriptionArn"]  # fmt: skip
+    with in_process_stack() as stack:
         bursts = {
             f"STOP storm ({STOPS:,} numbers)": [
                 ("InboundSmsFunction", stop_event(_number("415", index))) for index in range(STOPS)
@@ -133,10 +95,9 @@ def run() -> list[str]:
         for label, calls in bursts.items():
             with aws_calls.writing() as written, contextlib.redirect_stdout(io.StringIO()):  # no EMF lines
                 for function_id, event in calls:
-                    runner.invoke(function_id, event)
-                for event in _gate_events(sqs, outbound_url, subscription):  # replies and prompts go out
-                    runner.invoke("SendGateFunction", event)
-                feed.deliver()
+                    stack.invoke(function_id, event)
+                stack.send_outbound()  # replies and prompts go out
+                stack.feed.deliver()
             total = sum(written.values())
             worst = aws_calls.hottest(written, 3)
             verdict = "ok" if worst and worst[0][1] <= TARGET_SHARE else "OVER"

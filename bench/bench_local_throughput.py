@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import child_stack
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_SIZES = (1_000, 10_000, 100_000)
 CLIENTS = 8  # concurrent client threads, each with its own keep-alive session
@@ -38,7 +38,6 @@ ECHOES = 400  # measured echo requests per table size
 WARMUP = 2 * CLIENTS  # requests before each measurement: warm containers in every pool slot
 GOAL = 0.20
 FLAT = 0.75  # the 100k rate at least this share of the 1k rate counts as flat (noise, not the table)
-START_TIMEOUT = 120
 ECHO_PATH, ECHO_FUNCTION = "/bench/echo", "BenchEchoFunction"
 FILL_PATH, FILL_FUNCTION = "/bench/fill", "BenchFill"
 FILL_CHUNK = 5_000  # items per fill request: the emulator's lock is let go between them
@@ -136,53 +135,6 @@ def serve(workdir: Path) -> int:
     return 0
 
 
-@dataclass
-class Child:
-    process: subprocess.Popen[bytes]
-    outputs: dict[str, str]
-
-    def rss_mb(self) -> float:
-        """The stack process's resident memory (Linux), in MB; 0 where /proc is missing."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return 0.0
-        line = next((line for line in status.splitlines() if line.startswith("VmRSS:")), "VmRSS: 0 kB")
-        return int(line.split()[1]) / 1024
-
-
-def _start_child(workdir: Path) -> Child:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "local"), str(ROOT / "layers" / "sms_consent"), str(ROOT)])
-    env["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the handlers' INFO lines would only fill the log file
-    log = (workdir / "stack.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.bench_local_throughput", "serve", str(workdir)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    outputs = workdir / "outputs.json"
-    deadline = time.monotonic() + START_TIMEOUT
-    while not outputs.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the bench's local stack did not start: {(workdir / 'stack.log').read_text()[-3000:]}")
-        time.sleep(0.2)
-    time.sleep(0.2)  # written, maybe not flushed
-    return Child(process, json.loads(outputs.read_text()))
-
-
-def _stop_child(child: Child) -> None:
-    child.process.send_signal(signal.SIGTERM)
-    try:
-        child.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        child.process.kill()
-        child.process.wait()
-
-
 # ---------------------------------------------------------------------- the clients
 
 
@@ -259,23 +211,19 @@ class Row:
 
 
 def _measure() -> list[Row]:
-    import boto3
-
     serial = iter(range(7_990))  # phone() is valid and block-unique below 7990
 
     def signups(count: int) -> list[Request]:
         return [signup(next(serial)) for _ in range(count)]
 
     with tempfile.TemporaryDirectory() as scratch:
-        child = _start_child(Path(scratch))
-        api, table = child.outputs["ApiUrl"], child.outputs["ConsentTableName"]
-        dynamodb: Any = boto3.session.Session().client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=child.outputs["AwsEndpointUrl"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+        child = child_stack.start(
+            "bench_local_throughput",
+            Path(scratch),
+            {"POWERTOOLS_LOG_LEVEL": "WARNING"},  # the handlers' INFO lines would only fill the log file
         )
+        api, table = child.outputs["ApiUrl"], child.outputs["ConsentTableName"]
+        dynamodb = child.client("dynamodb")
         rows: list[Row] = []
         try:
             warm = signups(WARMUP)
@@ -289,7 +237,7 @@ def _measure() -> list[Row]:
                 echoes = _burst(api, [_echo(i) for i in range(ECHOES)], 200)
                 rows.append(Row(size, held, rate, echoes, child.rss_mb()))
         finally:
-            _stop_child(child)
+            child_stack.stop(child)
     return rows
 
 

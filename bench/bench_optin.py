@@ -9,9 +9,7 @@
    `LocalStack` (what `sms-consent local` starts) in a child process, with extra routes added for the
    bench only (two echoes and a count of invocations); the client (requests.Session, keep-alive) is
    this process. Its send gate does run there, on the prompts, concurrently (each function's pool).
-3. The same new-number sign-up rate with the table filled to 1,000, 10,000 and 100,000 items
-   (number-state items written straight into the emulator): flat, since TransactWriteItems costs
-   the items it touches (sms_consent_local.moto_patches), not the table. Goal: at least 0.20x echo.
+   How the rate holds as the table grows, from concurrent clients: bench_local_throughput.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+from bench import child_stack
 from bench.bench_inbound import inbound_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +44,6 @@ HTTP_WARMUP = 20
 ECHO_REQUESTS = 200
 OPTIN_WARMUP = 10
 OPTIN_REQUESTS = 60
-TABLE_SIZES = (1_000, 10_000, 100_000)
-GOAL = 0.20
-START_TIMEOUT = 90
 
 # Extra routes of the bench's stack: API Gateway routes like the template's, served by stand-ins.
 ECHO_PLAIN = ("/bench/echo", "BenchEchoPlain")
@@ -274,38 +269,6 @@ def serve(workdir: Path) -> int:
     return 0
 
 
-def _start_child(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "local"), str(ROOT)])
-    log = (workdir / "stack.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.bench_optin", "serve", str(workdir)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    outputs = workdir / "outputs.json"
-    deadline = time.monotonic() + START_TIMEOUT
-    while not outputs.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the bench's local stack did not start: {(workdir / 'stack.log').read_text()[-3000:]}")
-        time.sleep(0.2)
-    time.sleep(0.2)
-    found: dict[str, str] = json.loads(outputs.read_text())
-    return process, found
-
-
-def _stop_child(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def _timed(session: Any, url: str, requests: list[tuple[bytes, str]], expect: int) -> list[float]:
     """Seconds taken by each of `requests` (body, client IP), sent one after the other."""
     durations = []
@@ -323,7 +286,6 @@ def _per_second(durations: list[float]) -> float:
 
 
 def _throughput() -> list[str]:
-    import boto3
     import requests
 
     serial = iter(range(1_000, 7_990))  # phone() is valid and prefix-unique below 7990
@@ -335,15 +297,9 @@ def _throughput() -> list[str]:
         return [(body, client_ip(next(serial))) for body, _ in sent]  # same number, another client
 
     with tempfile.TemporaryDirectory() as scratch:
-        process, outputs = _start_child(Path(scratch))
-        api = outputs["ApiUrl"]
-        dynamodb: Any = boto3.session.Session().client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=outputs["AwsEndpointUrl"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        child = child_stack.start("bench_optin", Path(scratch))
+        outputs, api = child.outputs, child.outputs["ApiUrl"]
+        dynamodb = child.client("dynamodb")
 
         def items() -> int:
             return int(dynamodb.describe_table(TableName=outputs["ConsentTableName"])["Table"]["ItemCount"])
@@ -368,16 +324,8 @@ def _throughput() -> list[str]:
                 resubmitted = _timed(session, api + "/v1/optins", again(sent), 202)
                 _timed(session, api + "/v1/optins", forms(OPTIN_WARMUP, "test-fail"), 403)
                 failed = _timed(session, api + "/v1/optins", forms(OPTIN_REQUESTS, "test-fail"), 403)
-                by_size: dict[int, tuple[int, float]] = {}
-                for size in TABLE_SIZES:
-                    _fill(dynamodb, outputs["ConsentTableName"], size - items())
-                    _timed(session, api + "/v1/optins", forms(OPTIN_WARMUP), 202)
-                    by_size[size] = (
-                        items(),
-                        _per_second(_timed(session, api + "/v1/optins", forms(OPTIN_REQUESTS), 202)),
-                    )
         finally:
-            _stop_child(process)
+            child_stack.stop(child)
     plain, powertools = rates[ECHO_PLAIN[0]], rates[ECHO_POWERTOOLS[0]]
     half = OPTIN_REQUESTS // 2
     others = ", ".join(
@@ -402,33 +350,7 @@ def _throughput() -> list[str]:
         f"{_per_second(failed) / plain:.3f}x",
         f"optin handler: {_per_second(new) / plain:.3f}x of a bare echo handler's throughput through the same local "
         f"API for a new number ({_per_second(resubmitted) / plain:.2f}x for a resubmission)",
-        f"new-number sign-ups as the table grows (goal: flat, at least {GOAL:.2f}x echo):",
-        *(
-            f"  {size:>7,} items (table holds {held:,}): {rate:7.1f} req/s  {rate / plain:.3f}x echo"
-            f"  ({'ok' if rate / plain >= GOAL else 'below the goal'})"
-            for size, (held, rate) in by_size.items()
-        ),
     ]
-
-
-def _fill(dynamodb: Any, table: str, count: int) -> None:
-    """`count` more number-state items, shaped like real ones, straight into the emulator."""
-    batch: list[dict[str, Any]] = []
-    start = int(time.time() * 1000) % 10_000_000
-    for index in range(max(count, 0)):
-        number = f"+1212{(start + index) % 10_000_000:07d}"
-        item = {
-            "PK": {"S": f"PHONE#{number}-{index}"},
-            "SK": {"S": "STATE"},
-            "version": {"N": "1"},
-            "programs": {"M": {"alerts": {"M": {"status": {"S": "subscribed"}, "source": {"S": "import"}}}}},
-        }
-        batch.append({"PutRequest": {"Item": item}})
-        if len(batch) == 25:
-            dynamodb.batch_write_item(RequestItems={table: batch})
-            batch = []
-    if batch:
-        dynamodb.batch_write_item(RequestItems={table: batch})
 
 
 def run() -> list[str]:

@@ -8,7 +8,7 @@ dead-letter queue (alarmed) before the records expire.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
@@ -22,21 +22,22 @@ from sms_consent.ports import Committed
 wiring.consent_feed_settings()  # a missing variable fails the cold start, naming it
 
 
-def _committed(record: DynamoDBRecord) -> Committed | None:
-    """The audit event an inserted EVENT# item holds; None for any other record."""
+def _readable(records: Iterable[DynamoDBRecord]) -> list[Committed]:
+    """The batch's committed audit events; an unreadable one is logged and counted, the rest kept."""
     # Storage code loads on first use, as every handler's does through wiring: a short cold start.
-    from sms_consent.repository.number_items import EVENT_SK_PREFIX, event_from_raw
+    from sms_consent.repository.number_items import committed_of
 
-    raw: dict[str, Any] = record.raw_event.get("dynamodb") or {}
-    sort_key = (raw.get("Keys") or {}).get("SK", {}).get("S", "")
-    if record.raw_event.get("eventName") != "INSERT" or not str(sort_key).startswith(EVENT_SK_PREFIX):
-        return None
-    try:
-        return Committed(sequence=int(raw["SequenceNumber"]), event=event_from_raw(raw["NewImage"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        logger.error("unreadable audit event in the stream", extra={"error": str(exc)[:300], "key": sort_key})
-        metrics.add_metric(name="ConsentFeedUnreadable", unit=MetricUnit.Count, value=1)
-        return None
+    found = []
+    for record in records:
+        try:
+            committed = committed_of(record.raw_event)
+        except ValueError as exc:
+            logger.error("unreadable audit event in the stream", extra={"error": str(exc)[:300]})
+            metrics.add_metric(name="ConsentFeedUnreadable", unit=MetricUnit.Count, value=1)
+            continue
+        if committed is not None:
+            found.append(committed)
+    return found
 
 
 @logger.inject_lambda_context
@@ -44,7 +45,7 @@ def _committed(record: DynamoDBRecord) -> Committed | None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @event_source(data_class=DynamoDBStreamEvent)
 def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[str, int]:
-    committed = [item for item in map(_committed, event.records) if item is not None]
+    committed = _readable(event.records)
     if not committed:
         return {"published": 0, "counted": 0}
     outcome = consent_feed.publish_committed(committed, wiring.feed_deps())

@@ -302,12 +302,10 @@ def detector_deps() -> DetectorDeps:
 def feed_deps() -> FeedDeps:
     from sms_consent.consent_feed import FeedDeps
     from sms_consent.repository.feed_ledger import DynamoFeedLedger
-    from sms_consent.repository.table import Table
 
     settings = consent_feed_settings()
-    return FeedDeps(
-        events=events_of(settings), ledger=DynamoFeedLedger(Table(settings.table_name, settings.aws_region))
-    )
+    # The table the other stores use: one connection per table in the process.
+    return FeedDeps(events=events_of(settings), ledger=DynamoFeedLedger(stores_of(settings).numbers.table))
 
 
 def reset() -> None:

@@ -15,6 +15,7 @@ from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 
 from sms_consent.clock import iso, parse_iso
 from sms_consent.consent import AuditEvent, Block, EventType, NumberState, Pending, ProgramState, Status
+from sms_consent.ports import Committed
 from sms_consent.repository.table import Gsi1, TableItem
 
 BLOCKLIST_INDEX_KEY = "BLOCKLIST"  # items indexed before the sharding; new ones go to BLOCKLIST#<shard>
@@ -220,3 +221,16 @@ def event_from_raw(raw: dict[str, Any]) -> AuditEvent:
     if missing:
         raise ValueError(f"audit event item without {', '.join(missing)}")
     return event_from_item(AuditEventItem.from_raw_data(raw))
+
+
+def committed_of(record: dict[str, Any]) -> Committed | None:
+    """The audit event a DynamoDB stream record inserts, or None for any other record (other item
+    types, MODIFY, REMOVE); ValueError when an inserted EVENT# image is not an audit event."""
+    raw: dict[str, Any] = record.get("dynamodb") or {}
+    sort_key = str((raw.get("Keys") or {}).get("SK", {}).get("S", ""))
+    if record.get("eventName") != "INSERT" or not sort_key.startswith(EVENT_SK_PREFIX):
+        return None
+    try:
+        return Committed(sequence=int(raw["SequenceNumber"]), event=event_from_raw(raw["NewImage"]))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"unreadable audit event {sort_key[:80]}: {exc}") from exc
