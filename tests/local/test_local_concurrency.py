@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any, cast
 
-from sms_consent_local import stack as local_stack
+from sms_consent_local import concurrency
 from sms_consent_local.stack import DEFAULT_CONCURRENCY, MAX_LOCAL_CONCURRENCY, LocalStack
 from sms_consent_local.template import load_template
 
@@ -115,7 +115,7 @@ class FakeServer:
 def test_each_aws_request_runs_alone_in_the_emulator_but_long_polls_wait_outside() -> None:
     app = CountingApp()
     server = FakeServer(app)
-    local_stack._serialize_requests(server)
+    concurrency.serialize_requests(server)
     serialized = server._server.app
     threads = [
         threading.Thread(target=serialized, args=({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"}, None))
@@ -149,7 +149,7 @@ def test_concurrent_api_requests_each_see_their_own_event_and_route_arguments() 
     from aws_lambda_powertools.event_handler.api_gateway import Router
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-    local_stack.make_powertools_concurrent()
+    concurrency.make_powertools_concurrent()
     router = Router()  # type: ignore[no-untyped-call]
     app = APIGatewayRestResolver()
     both_inside = threading.Barrier(2, timeout=GUARD)
@@ -198,7 +198,7 @@ def test_concurrent_invocations_log_their_own_request_and_correlation_ids() -> N
     they are kept per thread, so a log line carries its own invocation's ids."""
     from sms_consent.observability import logger
 
-    local_stack.make_powertools_concurrent()
+    concurrency.make_powertools_concurrent()
     before = logger.get_current_keys().get("correlation_id")  # what earlier tests in this worker left
     both_appended = threading.Barrier(2, timeout=GUARD)
     lines: dict[str, dict[str, Any]] = {}
