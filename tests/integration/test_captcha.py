@@ -26,7 +26,7 @@ from sms_consent.adapters.captcha import (
     SsmSecret,
     build_captcha,
 )
-from tests.conftest import AwsStack, api_request
+from tests.conftest import AwsStack, api_request, stores
 
 SECRET = "0x4AAAAAAAtest-secret"
 
@@ -135,20 +135,29 @@ def test_a_missing_secret_is_unavailable_not_a_pass(aws_stack: AwsStack) -> None
     assert (result.passed, result.unavailable) == (False, True)
 
 
-def _post_with_turnstile(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch, service: Siteverify) -> Any:
+def _post_with_turnstile(
+    aws_stack: AwsStack,
+    monkeypatch: pytest.MonkeyPatch,
+    service: Siteverify,
+    *,
+    phone: str = "+14155550142",
+    token: str = "widget-token",
+    env: dict[str, str] | None = None,
+) -> Any:
     boto3.client("ssm", region_name=aws_stack.region).put_parameter(
-        Name="/sms-consent/captcha-secret", Value=SECRET, Type="SecureString"
+        Name="/sms-consent/captcha-secret", Value=SECRET, Type="SecureString", Overwrite=True
     )
     monkeypatch.setattr(captcha, "urllib_transport", service)
     wiring.reset()
     body = {
-        "phone": "+14155550142",
+        "phone": phone,
         "program": "alerts",
-        "captcha_token": "widget-token",
+        "captcha_token": token,
         "consent_text": "I agree to receive Example Corp Alerts, 4 msgs/month. Msg & data rates may apply.",
     }
     event = api_request("POST", "/v1/optins", body=json.dumps(body), source_ip="198.51.100.7")
     overrides = {"CAPTCHA_PROVIDER": "turnstile", "CAPTCHA_SECRET_PARAMETER": "/sms-consent/captcha-secret"}
+    overrides.update(env or {})
     try:
         return aws_stack.runner.invoke("OptinApiFunction", event, reuse=False, env_overrides=overrides)
     finally:
@@ -178,3 +187,79 @@ def test_an_unreachable_service_answers_503_and_subscribes_nobody(
     assert document["type"] == "urn:sms-consent:problem:captcha-unavailable"
     assert "try again" in document["detail"]
     assert aws_stack.outbound_requests() == []
+
+
+@dataclass
+class SingleUseSiteverify(Siteverify):
+    """As the services answer: a token passes once; every later verification of it is a duplicate."""
+
+    seen: set[str] = field(default_factory=set)
+
+    def __call__(self, url: str, body: bytes, timeout: float) -> bytes:
+        token = urllib.parse.parse_qs(body.decode("ascii"))["response"][0]
+        self.answer = (
+            {"success": False, "error-codes": ["timeout-or-duplicate"]}
+            if token in self.seen
+            else {"success": True, "hostname": "shop.example.com", "challenge_ts": "2026-12-05T09:00:00Z"}
+        )
+        self.seen.add(token)
+        return super().__call__(url, body, timeout)
+
+
+def _refused_as_failed_captcha(response: dict[str, Any], detail: str) -> None:
+    assert response["statusCode"] == 403
+    document = json.loads(response["body"])
+    assert document["type"] == "urn:sms-consent:problem:captcha-failed"
+    assert detail in document["detail"]
+
+
+def test_a_replayed_token_signs_up_nobody_else(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = SingleUseSiteverify()
+    first = _post_with_turnstile(aws_stack, monkeypatch, service, phone="+14155550142", token="solved-once")
+    assert first["statusCode"] == 202
+    assert len(aws_stack.outbound_requests()) == 1  # the first person's prompt
+
+    replay = _post_with_turnstile(aws_stack, monkeypatch, service, phone="+14155550143", token="solved-once")
+
+    _refused_as_failed_captcha(replay, "not passed")
+    assert len(service.posted) == 2  # the replay was checked with the service, not trusted
+    assert aws_stack.outbound_requests() == []
+    assert stores().numbers.history("+14155550143") == []
+
+
+@pytest.mark.parametrize(
+    ("env", "solved_on"),
+    [
+        ({"CAPTCHA_HOSTNAMES": "shop.example.com"}, "captcha-farm.example.net"),
+        ({"CAPTCHA_HOSTNAMES": "shop.example.com, www.example.com"}, None),  # the service could not place it
+        ({"ALLOWED_ORIGIN": "https://shop.example.com"}, "shop.example.com.evil.test"),
+    ],
+)
+def test_a_token_solved_on_another_site_is_refused(
+    aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], solved_on: str | None
+) -> None:
+    service = Siteverify({"success": True, "hostname": solved_on} if solved_on else {"success": True})
+
+    response = _post_with_turnstile(aws_stack, monkeypatch, service, env=env)
+
+    _refused_as_failed_captcha(response, "another site")
+    assert aws_stack.outbound_requests() == []
+    assert stores().numbers.history("+14155550142") == []
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CAPTCHA_HOSTNAMES": "www.example.com,Shop.Example.com"},
+        {"ALLOWED_ORIGIN": "https://shop.example.com:8443"},
+        {},  # an open CORS origin and no list: any site, as before
+    ],
+)
+def test_a_token_solved_on_the_business_site_passes(
+    aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    response = _post_with_turnstile(aws_stack, monkeypatch, Siteverify(), env=env)
+
+    assert response["statusCode"] == 202
+    (history,) = stores().numbers.history("+14155550142")
+    assert history.evidence["captcha"]["hostname"] == "shop.example.com"

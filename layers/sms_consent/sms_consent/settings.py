@@ -9,6 +9,7 @@ failing on its first request (or, worse, working half). Domain code never reads 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Self
@@ -89,6 +90,19 @@ class OptinApiSettings(FunctionSettings):
     captcha_provider: Literal["turnstile", "hcaptcha", "recaptcha", "local"] = "turnstile"
     captcha_secret_parameter: str = ""
     captcha_secret_arn: str = Field(default="", pattern=r"^(arn:aws[\w-]*:secretsmanager:.+)?$")
+    # Sites whose solved CAPTCHAs count, comma-separated; empty: the host of ALLOWED_ORIGIN, if not *.
+    captcha_hostnames: str = Field(default="", max_length=1024, pattern=r"^[A-Za-z0-9.,: -]*$")
+
+    @property
+    def expected_captcha_hostnames(self) -> frozenset[str]:
+        """The hostnames a CAPTCHA must have been solved on; empty means any (an open CORS origin)."""
+        listed = {name.strip().lower() for name in self.captcha_hostnames.split(",") if name.strip()}
+        if listed:
+            return frozenset(listed)
+        if self.allowed_origin == "*":
+            return frozenset()
+        host = urllib.parse.urlsplit(self.allowed_origin).hostname
+        return frozenset({host.lower()}) if host else frozenset()
 
     @model_validator(mode="after")
     def _captcha_has_a_secret(self) -> Self:

@@ -98,6 +98,7 @@ class SignupDeps:
     breakers: BreakerSource
     clock: Clock
     policy: RateLimitPolicy = field(default_factory=RateLimitPolicy)
+    captcha_hostnames: frozenset[str] = frozenset()  # empty: a CAPTCHA solved on any site counts
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,9 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
         raise Rejected(Rejection.CAPTCHA_UNAVAILABLE, "the CAPTCHA could not be verified right now; try again")
     if not captcha.passed:
         raise Rejected(Rejection.CAPTCHA_FAILED, "captcha_token: the CAPTCHA was not passed; try it again")
+    if deps.captcha_hostnames and (captcha.hostname or "").lower() not in deps.captcha_hostnames:
+        # A token farmed on another site (or one the service cannot place) is not a pass here.
+        raise Rejected(Rejection.CAPTCHA_FAILED, "captcha_token: the CAPTCHA was solved on another site")
     breaker = breakers.blocking(phone, deps.breakers.open_breakers(now), client_ip=form.client_ip)
     if breaker is not None:
         raise Rejected(

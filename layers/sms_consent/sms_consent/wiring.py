@@ -250,6 +250,7 @@ def signup_deps() -> SignupDeps:
         breakers=cached_breakers(settings.table_name, settings.aws_region),
         clock=_clock,
         policy=RateLimitPolicy(config.optin_limits),
+        captcha_hostnames=settings.expected_captcha_hostnames,
     )
 
 
