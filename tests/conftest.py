@@ -235,6 +235,14 @@ def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
 
 
+def response_headers(response: dict[str, Any]) -> dict[str, str]:
+    """A proxy response's headers, single- and multi-valued (Powertools answers with the latter)."""
+    return {
+        **(response.get("headers") or {}),
+        **{key: values[0] for key, values in (response.get("multiValueHeaders") or {}).items()},
+    }
+
+
 def api_request(
     method: str,
     path: str,

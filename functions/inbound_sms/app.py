@@ -69,7 +69,7 @@ def _process(notification: SnsNotificationModel) -> dict[str, Any] | None:
     try:
         payload = json.loads(raw)
         message = InboundSms.model_validate(payload)
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError, RecursionError) as exc:  # RecursionError: brackets nested thousands deep
         _reject_or_retain(raw, f"malformed payload: {str(exc)[:200]}", notification)
         return None
     if len(payload.get("messageBody", "")) > MAX_INBOUND_BODY:

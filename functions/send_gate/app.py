@@ -29,7 +29,7 @@ def _reject(reason: str, **extra: Any) -> None:
 def _request(raw: str, *, from_platform: bool) -> OutboundRequest | None:
     try:
         request = OutboundRequest.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError, RecursionError) as exc:  # RecursionError: brackets nested thousands deep
         _reject(f"malformed request: {str(exc)[:300]}")
         return None
     if request.category in PLATFORM_ONLY_CATEGORIES and not from_platform:

@@ -22,7 +22,7 @@ from sms_consent.config import parse_config
 from sms_consent.consent import EventType, Status
 from sms_consent.pumping import bucket_start
 from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
-from tests.conftest import AwsStack, api_request, load_event, stores
+from tests.conftest import AwsStack, api_request, load_event, response_headers, stores
 
 PHONE = "+14155550142"
 CONSENT_TEXT = (
@@ -61,11 +61,8 @@ def post(
     )
     event["requestContext"]["identity"]["userAgent"] = USER_AGENT
     response = stack.invoke("OptinApiFunction", event)
-    answer_headers = {
-        **(response.get("headers") or {}),
-        **{key: values[0] for key, values in (response.get("multiValueHeaders") or {}).items()},
-    }
-    return response["statusCode"], json.loads(response["body"]) if response.get("body") else {}, answer_headers
+    document = json.loads(response["body"]) if response.get("body") else {}
+    return response["statusCode"], document, response_headers(response)
 
 
 def deliver_outbound(stack: AwsStack) -> list[dict[str, Any]]:

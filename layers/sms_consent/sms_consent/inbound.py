@@ -73,7 +73,7 @@ def possible_opt_out(raw: str, keyword_sets: tuple[keywords.KeywordSet, ...] = k
     candidates = [raw]
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
         parsed = None
     if isinstance(parsed, dict):
         body = parsed.get("messageBody")
