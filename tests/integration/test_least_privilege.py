@@ -67,7 +67,7 @@ def test_the_checker_refuses_what_a_policy_does_not_grant(aws_stack: AwsStack) -
         "SendGateFunction", "sqs:SendMessage", aws_stack.resources["DeferredSendQueue.Arn"]
     )  # sqs:SendMessage*
     no_queue_for_feed = Call("ConsentFeedFunction", "sqs:SendMessage", aws_stack.resources["DeferredSendQueue.Arn"])
-    sms_to_a_phone = Call("SendGateFunction", "sns:Publish", "*")  # granted on "*" under a condition
+    sms_to_a_phone = Call("SendGateFunction", "sns:Publish", "*")  # the default sender is not SNS
     not_for_inbound = Call("InboundSmsFunction", "sns:Publish", "*")
     schedule = f"arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/default/"
     our_schedule = Call("SendGateFunction", "scheduler:CreateSchedule", schedule + "sms-consent-1")
@@ -77,8 +77,33 @@ def test_the_checker_refuses_what_a_policy_does_not_grant(aws_stack: AwsStack) -
     calls += [sms_to_a_phone, not_for_inbound, our_schedule, other_schedule, unknown_function]
     refused = disallowed(calls, policies)
     assert refused == sorted(
-        [other_table, not_granted, other_topic, no_queue_for_feed, not_for_inbound, other_schedule, unknown_function]
+        [
+            other_table,
+            not_granted,
+            other_topic,
+            no_queue_for_feed,
+            sms_to_a_phone,
+            not_for_inbound,
+            other_schedule,
+            unknown_function,
+        ]
     )
+
+
+def test_the_gate_may_publish_to_phone_numbers_only_with_the_sns_sender(aws_stack: AwsStack) -> None:
+    to_a_phone = Call("SendGateFunction", "sns:Publish", "*")
+    topics = [
+        Call("SendGateFunction", "sns:Publish", aws_stack.resources["OutboundRequestsTopic"]),  # a loop
+        Call("SendGateFunction", "sns:Publish", f"arn:aws:sns:us-east-1:{ACCOUNT}:anyone"),
+        Call("SendGateFunction", "sns:Publish", "arn:aws:sns:eu-west-1:999999999999:someone-else"),
+    ]
+    with_eum = _policies(aws_stack)
+    with_sns = function_policies(
+        load_template(ROOT / "template.yaml", parameter_overrides={"SenderAdapter": "sns"}), aws_stack.resources
+    )
+
+    assert disallowed([to_a_phone, *topics], with_eum) == sorted([to_a_phone, *topics])
+    assert disallowed([to_a_phone, *topics], with_sns) == sorted(topics)
 
 
 def test_a_conditional_policy_counts_only_when_its_condition_holds(aws_stack: AwsStack) -> None:
