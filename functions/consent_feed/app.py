@@ -51,4 +51,6 @@ def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[s
     outcome = consent_feed.publish_committed(committed, wiring.feed_deps())
     metrics.add_metric(name="ConsentEventsPublished", unit=MetricUnit.Count, value=outcome.published)
     metrics.add_metric(name="ConsentEventsCounted", unit=MetricUnit.Count, value=outcome.counted)
+    for name, count in outcome.figures.items():  # exactly once: a retried batch counts nothing again
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     return {"published": outcome.published, "counted": outcome.counted}

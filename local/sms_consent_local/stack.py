@@ -476,15 +476,9 @@ class LocalStack:
     # ------------------------------------------------------------------ outputs
 
     def _outputs(self) -> dict[str, str]:
-        outputs: dict[str, str] = {}
-        for name, spec in self.template.body.get("Outputs", {}).items():
-            condition = spec.get("Condition")
-            if condition is not None and not self.template.condition(condition):
-                continue
-            try:
-                outputs[name] = str(self.template.resolve(spec["Value"], self.created.physical))
-            except TemplateError as exc:
-                _log(f"output {name} has no local value: {exc}")
+        outputs = self.template.outputs(
+            self.created.physical, unresolved=lambda name, exc: _log(f"output {name} has no local value: {exc}")
+        )
         outputs["ApiUrl"] = f"http://{self.host}:{self.api_port}"  # no stage: the local API has none
         outputs["ApiKey"] = self.created.api_key_value
         outputs["AwsEndpointUrl"] = self.endpoint

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,14 +284,22 @@ class Template:
                 found.append(ScheduleSpec(spec.logical_id, source.name, expression, enabled, properties.get("Input")))
         return found
 
-    def outputs(self, physical: Mapping[str, str]) -> dict[str, str]:
-        """The template's Outputs resolved locally; outputs whose Condition is false are left out."""
+    def outputs(
+        self, physical: Mapping[str, str], *, unresolved: Callable[[str, TemplateError], None] | None = None
+    ) -> dict[str, str]:
+        """The template's Outputs resolved locally; outputs whose Condition is false are left out, and
+        so are those naming a resource the local stack does not create (the dashboard), each reported
+        to `unresolved`."""
         resolved = {}
         for name, spec in self.body.get("Outputs", {}).items():
             condition = spec.get("Condition")
             if condition is not None and not self.condition(condition):
                 continue
-            resolved[name] = str(self.resolve(spec["Value"], physical))
+            try:
+                resolved[name] = str(self.resolve(spec["Value"], physical))
+            except TemplateError as exc:
+                if unresolved is not None:
+                    unresolved(name, exc)
         return resolved
 
     # ------------------------------------------------------------------ intrinsic functions

@@ -11,8 +11,9 @@ metrics, the traffic-pumping detector's buckets) are written here, a batch at a 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sms_consent import consent
 from sms_consent.ports import Committed, EventSink, FeedLedger
@@ -28,6 +29,21 @@ class FeedDeps:
 class FeedOutcome:
     published: int  # events put on the bus (again, when the batch is a retry)
     counted: int  # events added to the figures now (0 for a batch already counted)
+    # What the counted events were, for the operations dashboard: OptIns, OptOuts, DoubleOptIn*.
+    figures: Counter[str] = field(default_factory=Counter)
+
+
+def _figures(events: Sequence[consent.AuditEvent]) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for event in events:
+        if event.event_type is consent.EventType.GRANTED:
+            found["OptIns"] += 1
+            found["DoubleOptInConfirmations"] += bool(event.evidence.get("double_opt_in"))
+        elif event.event_type is consent.EventType.REVOKED:
+            found["OptOuts"] += 1
+        elif event.event_type is consent.EventType.DOUBLE_OPT_IN_REQUESTED:
+            found["DoubleOptInPrompts"] += 1
+    return +found
 
 
 def publish_committed(committed: Sequence[Committed], deps: FeedDeps) -> FeedOutcome:
@@ -38,4 +54,7 @@ def publish_committed(committed: Sequence[Committed], deps: FeedDeps) -> FeedOut
     """
     ordered = sorted(committed, key=lambda item: item.sequence)
     deps.events.publish(consent.bus_events(item.event for item in ordered))
-    return FeedOutcome(published=len(ordered), counted=deps.ledger.fold(ordered))
+    counted = deps.ledger.fold(ordered)
+    # The ledger folds what follows its marker: the batch's last `counted` events.
+    newly = [item.event for item in ordered[len(ordered) - counted :]] if counted else []
+    return FeedOutcome(published=len(ordered), counted=counted, figures=_figures(newly))
