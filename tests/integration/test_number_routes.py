@@ -262,3 +262,34 @@ def test_a_move_never_subscribes_a_number_whose_own_consumer_opted_out(aws_stack
     assert status == 200
     assert document["carried"] == {"alerts": "kept_opted_out"}
     assert stores().numbers.get(OTHER).status("alerts") is Status.UNSUBSCRIBED
+
+
+def test_an_unsubscribe_asked_for_by_phone_days_ago_is_timed_against_the_fcc_limit(aws_stack: AwsStack) -> None:
+    put_status(aws_stack, PHONE, status="subscribed", source="import")
+    asked = datetime.now(UTC) - timedelta(days=20)  # 14 or more business days, whatever today is
+
+    status, _ = put_status(aws_stack, PHONE, status="unsubscribed", requested_at=asked.isoformat(), note="by phone")
+    aws_stack.deliver_stream()
+
+    assert status == 200
+    (revoked,) = [e for e in stores().numbers.history(PHONE) if e.event_type is EventType.REVOKED]
+    assert datetime.fromisoformat(revoked.evidence["requested_at"]) == asked
+    response = aws_stack.invoke("AdminApiFunction", api_request("GET", "/v1/metrics", query={"program": "alerts"}))
+    assert json.loads(response["body"])["revocations"] == {"within_10_business_days": 0, "later": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"status": "subscribed", "requested_at": "2026-11-02T10:00:00Z"}, "only an unsubscribe"),
+        ({"status": "unsubscribed", "requested_at": "2099-01-01T00:00:00Z"}, "not in the future"),
+        ({"status": "unsubscribed", "requested_at": "2020-01-01T00:00:00Z"}, "in the past year"),
+        ({"status": "unsubscribed", "requested_at": "last tuesday"}, "requested_at"),
+    ],
+)
+def test_a_request_time_that_cannot_be_true_is_refused(aws_stack: AwsStack, body: dict[str, str], detail: str) -> None:
+    status, document = put_status(aws_stack, PHONE, **body)
+
+    assert status == 400
+    assert detail in document["detail"]
+    assert stores().numbers.history(PHONE) == []

@@ -71,7 +71,11 @@ def test_confirmation_links_the_grant_to_its_prompt() -> None:
     assert not program.pending.is_open(T0 + timedelta(days=30))
     assert pending.events[0].evidence["expires_at"] == "2026-12-23T12:00:00.000000Z"
     confirmed = consent.grant(pending.state, "alerts", source=Source.KEYWORD, at=_at(60), now=_at(60), evidence={})
-    assert confirmed.events[0].evidence == {"double_opt_in": True, "prompt_request_id": "req-9"}
+    assert confirmed.events[0].evidence == {
+        "double_opt_in": True,
+        "prompt_request_id": "req-9",
+        "prompt_requested_at": "2026-11-23T12:00:00.000000Z",  # the time to confirm is measured from it
+    }
     assert confirmed.state.programs["alerts"].pending is None
 
 

@@ -260,7 +260,12 @@ def grant(
     new = ProgramState(status=Status.SUBSCRIBED, source=source, updated_at=utc(now), decided_at=utc(at))
     if old is not None and old.pending is not None:
         # Completes a double opt-in: the proof links the confirmation to its prompt.
-        evidence = {**evidence, "double_opt_in": True, "prompt_request_id": old.pending.prompt_request_id}
+        evidence = {
+            **evidence,
+            "double_opt_in": True,
+            "prompt_request_id": old.pending.prompt_request_id,
+            "prompt_requested_at": iso(old.pending.requested_at),  # measures the time to confirm
+        }
         if old.pending.prompt_message_id:
             evidence["prompt_message_id"] = old.pending.prompt_message_id
     event = AuditEvent(

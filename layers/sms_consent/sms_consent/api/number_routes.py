@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import subscriptions, wiring
-from sms_consent.api.problems import LANGUAGE_TAG, PROBLEM_TYPE, Problem, language_code, phone_param
+from sms_consent.api.problems import LANGUAGE_TAG, PROBLEM_TYPE, IsoDateTime, Problem, language_code, phone_param
+from sms_consent.clock import iso
 from sms_consent.consent import AuditEvent, NumberState, Status
 
 router = APIGatewayRouter()
@@ -51,6 +52,11 @@ class StatusChange(BaseModel):
     use_double_opt_in: bool = Field(default=False, description="api: send a confirmation prompt instead")
     language: str | None = Field(default=None, pattern=LANGUAGE_TAG, description="language of the prompt, e.g. es")
     note: str | None = Field(default=None, max_length=500, description="kept in the audit event")
+    requested_at: IsoDateTime | None = Field(
+        default=None,
+        description="unsubscribe only: when the consumer asked, by call, email or in person; the FCC's 10 "
+        "business days to honour a revocation run from it (GET /v1/metrics reports them)",
+    )
 
 
 class ChangeResult(BaseModel):
@@ -126,6 +132,19 @@ def get_number(phone: Annotated[str, Path(max_length=64)]) -> NumberView:
     return number_view(wiring.admin_deps().stores.numbers.get(e164), _users(e164), wiring.utc_now())
 
 
+REQUEST_AGE_LIMIT = timedelta(days=366)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _revocation_requested_at(status: str, requested: datetime) -> datetime:
+    now = wiring.utc_now()
+    if status != "unsubscribed":
+        raise Problem(400, "requested_at: only an unsubscribe has a request time to honour")
+    if requested > now + CLOCK_SKEW or requested < now - REQUEST_AGE_LIMIT:
+        raise Problem(400, "requested_at: must be in the past year, not in the future")
+    return requested
+
+
 @router.put(
     "/v1/numbers/<phone>/programs/<program>",
     summary="Subscribe or unsubscribe a number (double opt-in where its source or an opt-out requires it)",
@@ -141,6 +160,8 @@ def put_number_program(
             404, f"unknown program '{program}'", type_=PROBLEM_TYPE + subscriptions.Rejection.UNKNOWN_PROGRAM.value
         )
     evidence = request_evidence() | ({"note": change.note} if change.note else {})
+    if change.requested_at is not None:
+        evidence["requested_at"] = iso(_revocation_requested_at(change.status, change.requested_at))
     request = subscriptions.StatusRequest(
         phone=e164,
         program=program,

@@ -10,24 +10,11 @@ running totals; items written before the sharding (`METRICS#<program>`) are read
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import date
 
-from pynamodb.attributes import NumberAttribute
-
-from sms_consent.consent import AuditEvent, EventType, Status
-from sms_consent.repository.table import Increment, Table, TableItem, item_key
-
-FIGURES = ("opt_ins", "opt_outs", "prompts", "confirmations")
-
-
-class ProgramMetricsItem(TableItem):
-    opt_ins = NumberAttribute(default=0)
-    opt_outs = NumberAttribute(default=0)
-    prompts = NumberAttribute(default=0)
-    confirmations = NumberAttribute(default=0)
-    subscribers = NumberAttribute(default=0)
-
+from sms_consent.consent import AuditEvent
+from sms_consent.program_metrics import ProgramFigures, day_figures, subscriber_change
+from sms_consent.repository.table import Increment, Table, item_key
 
 SHARDS = 64
 
@@ -45,56 +32,42 @@ def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment
     if event.program is None:
         return {}
     key = _key(event.program, shard)
-    day, total = Increment(), Increment()
-    if event.event_type is EventType.GRANTED:
-        day.adds["opt_ins"] += 1
-        day.adds["confirmations"] += bool(event.evidence.get("double_opt_in"))
-        total.adds["subscribers"] += 1
-    elif event.event_type is EventType.REVOKED:
-        day.adds["opt_outs"] += 1
-        total.adds["subscribers"] -= event.old_status == Status.SUBSCRIBED
-    elif event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED:
-        day.adds["prompts"] += 1
+    day, total = Increment(adds=day_figures(event)), Increment()
+    total.adds["subscribers"] += subscriber_change(event)
     found = {(key, f"DAY#{event.at.date().isoformat()}"): day, (key, "TOTAL"): total}
     return {item: change for item, change in found.items() if not change.empty}
 
 
-@dataclass(frozen=True, slots=True)
-class ProgramFigures:
-    program: str
-    opt_ins: int
-    opt_outs: int
-    prompts: int
-    confirmations: int
-    subscribers: int
-
-    @property
-    def double_opt_in_conversion(self) -> float | None:
-        return round(self.confirmations / self.prompts, 4) if self.prompts else None
+def _numbers(raw: dict[str, dict[str, str]]) -> Counter[str]:
+    return Counter({name: int(value["N"]) for name, value in raw.items() if "N" in value and name != "ttl"})
 
 
 class DynamoMetrics:
-    """Program figures for a period: one Query over the days plus one GetItem for the running total."""
+    """Program figures for a period: one Query per shard over the days, one BatchGetItem for the totals.
+
+    Day items hold a counter per figure, breakdown and duration bucket (program_metrics.day_figures),
+    read raw so that a new breakdown needs no schema change here.
+    """
 
     def __init__(self, table: Table) -> None:
         self._table = table
-        self._items = table.model(ProgramMetricsItem)
 
     def read(self, program: str, first_day: date, last_day: date) -> ProgramFigures:
-        model = self._items
         sums: Counter[str] = Counter()
+        paginator = self._table.client.get_paginator("query")
         for key in _keys(program):
-            days = model.query(key, model.sk.between(f"DAY#{first_day.isoformat()}", f"DAY#{last_day.isoformat()}"))
-            for item in days:
-                for name in FIGURES:
-                    sums[name] += int(getattr(item, name) or 0)
+            pages = paginator.paginate(
+                TableName=self._table.name,
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
+                ExpressionAttributeValues={
+                    ":pk": {"S": key},
+                    ":first": {"S": f"DAY#{first_day.isoformat()}"},
+                    ":last": {"S": f"DAY#{last_day.isoformat()}"},
+                },
+            )
+            for page in pages:
+                for raw in page.get("Items", []):
+                    sums.update(_numbers(raw))
         totals = self._table.batch_get([item_key(key, "TOTAL") for key in _keys(program)])
         subscribers = sum(int(raw.get("subscribers", {}).get("N", 0)) for raw in totals.values())
-        return ProgramFigures(
-            program,
-            opt_ins=sums["opt_ins"],
-            opt_outs=sums["opt_outs"],
-            prompts=sums["prompts"],
-            confirmations=sums["confirmations"],
-            subscribers=max(subscribers, 0),
-        )
+        return ProgramFigures(program, counts=dict(sums), subscribers=max(subscribers, 0))
