@@ -205,8 +205,12 @@ def test_signup_from_another_origin_then_yes_subscribes(page: Page, page_origin:
     assert web_form, events
     evidence = web_form[0]["evidence"]
     assert evidence["page_url"] == url
-    assert evidence["consent_text"] == shown
     assert evidence["consent_text_hash"] == "sha256:" + hashlib.sha256(shown.encode("utf-8")).hexdigest()
+    # The exact words the page showed, stored once by their hash, are in the number's proof of consent.
+    proof = stack.api("GET", f"/v1/numbers/{urllib.parse.quote(e164)}/proof")
+    assert proof.status_code == 200, proof.text
+    (signed,) = [entry for entry in proof.json()["events"] if entry["source"] == "web_form"][:1]
+    assert signed["consent_text"]["text"] == shown
     assert "Chrome" in evidence["user_agent"]
     assert evidence["origin"] == page_origin
     assert evidence["captcha"]

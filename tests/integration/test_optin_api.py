@@ -114,8 +114,10 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
     assert evidence["user_agent"] == USER_AGENT
     assert evidence["page_url"] == PAGE
     assert evidence["origin"] == "https://shop.example.com"
-    assert evidence["consent_text"] == CONSENT_TEXT
+    assert "consent_text" not in evidence  # the words are stored once, by their hash
     assert evidence["consent_text_hash"] == signup.text_hash(CONSENT_TEXT)
+    stored = stores().consent_texts.get_many([evidence["consent_text_hash"]])
+    assert stored[evidence["consent_text_hash"]].text == CONSENT_TEXT
     assert evidence["captcha"] == {"provider": "local", "passed": True, "hostname": "localhost"}
     assert evidence["prompt_request_id"] == pending.prompt_request_id
 

@@ -176,6 +176,27 @@ class Captcha(Protocol):
     def verify(self, token: str, client_ip: str | None) -> CaptchaResult: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentText:
+    """The exact words a sign-up showed, stored once by their hash; when they were first and last shown
+    (folded from the stream, so briefly behind the sign-ups themselves)."""
+
+    text_hash: str
+    text: str
+    first_shown: str | None = None  # ISO-8601 UTC
+    last_shown: str | None = None
+    times_shown: int = 0
+
+
+class ConsentTexts(Protocol):
+    def remember(self, text_hash: str, text: str) -> None:
+        """Store the words once (a no-op for words already stored); raises when they cannot be stored,
+        so that no consent is recorded that points at words nobody kept."""
+        ...
+
+    def get_many(self, hashes: Sequence[str]) -> dict[str, ConsentText]: ...
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """At most `limit` hits per fixed window of `window` for one key (client IP, number, prefix)."""

@@ -22,6 +22,7 @@ from sms_consent.ports import (
     BreakerSource,
     Captcha,
     CaptchaResult,
+    ConsentTexts,
     NumberStore,
     OutboundRequests,
     RateLimit,
@@ -80,8 +81,7 @@ class WebForm:
             "user_agent": (self.user_agent or "")[:EVIDENCE_TEXT_LIMIT] or None,
             "page_url": (self.page_url or "")[:EVIDENCE_TEXT_LIMIT] or None,
             "origin": self.origin,
-            "consent_text": self.consent_text[:EVIDENCE_TEXT_LIMIT],
-            "consent_text_hash": text_hash(self.consent_text),
+            "consent_text_hash": text_hash(self.consent_text),  # the words themselves: ConsentTexts
             "language": self.language,
             "captcha": captcha.evidence(),
         }
@@ -94,6 +94,7 @@ class SignupDeps:
     store: NumberStore
     outbound: OutboundRequests
     captcha: Captcha
+    texts: ConsentTexts
     limiter: RateLimiter
     breakers: BreakerSource
     clock: Clock
@@ -178,6 +179,7 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
             retry_at=breaker.expires_at,
         )
     evidence = form.evidence(captcha)
+    deps.texts.remember(evidence["consent_text_hash"], form.consent_text)  # before any consent points at it
     request_id = str(uuid.uuid4())
     number_limits = _NumberLimits(deps.limiter, deps.policy.for_number(phone), now)
 

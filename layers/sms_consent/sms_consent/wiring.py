@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sms_consent.pumping import DetectorDeps
     from sms_consent.repository.blocklist import DynamoBlocklist
     from sms_consent.repository.breakers import DynamoBreakers
+    from sms_consent.repository.consent_texts import DynamoConsentTexts
     from sms_consent.repository.counters import DynamoCounters
     from sms_consent.repository.metrics import DynamoMetrics
     from sms_consent.repository.numbers import DynamoNumberStore
@@ -105,12 +106,14 @@ class Stores:
     rate_limits: DynamoRateLimiter
     blocklist: DynamoBlocklist
     metrics: DynamoMetrics
+    consent_texts: DynamoConsentTexts
 
 
 @functools.cache
 def stores(table_name: str, region: str) -> Stores:
     from sms_consent.repository.blocklist import DynamoBlocklist
     from sms_consent.repository.breakers import DynamoBreakers
+    from sms_consent.repository.consent_texts import DynamoConsentTexts
     from sms_consent.repository.counters import DynamoCounters
     from sms_consent.repository.metrics import DynamoMetrics
     from sms_consent.repository.numbers import DynamoNumberStore
@@ -127,6 +130,7 @@ def stores(table_name: str, region: str) -> Stores:
         rate_limits=DynamoRateLimiter(table),
         blocklist=DynamoBlocklist(table),
         metrics=DynamoMetrics(table),
+        consent_texts=DynamoConsentTexts(table),
     )
 
 
@@ -246,6 +250,7 @@ def signup_deps() -> SignupDeps:
             secret_arn=settings.captcha_secret_arn,
             region=settings.aws_region,
         ),
+        texts=stores_of(settings).consent_texts,
         limiter=stores_of(settings).rate_limits,
         breakers=cached_breakers(settings.table_name, settings.aws_region),
         clock=_clock,

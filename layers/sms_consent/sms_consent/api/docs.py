@@ -20,7 +20,15 @@ DESCRIPTION = (
     "the blocklist and metrics (API key in x-api-key). Errors are application/problem+json."
 )
 # Router modules, public first.
-ROUTERS = ("optin_routes", "number_routes", "profile_routes", "gate_routes", "blocklist_routes", "metrics_routes")
+ROUTERS = (
+    "optin_routes",
+    "number_routes",
+    "proof_routes",
+    "profile_routes",
+    "gate_routes",
+    "blocklist_routes",
+    "metrics_routes",
+)
 PUBLIC = frozenset({("post", "/v1/optins")})
 API_KEY_SCHEME = "apiKey"
 
@@ -55,6 +63,15 @@ MAY_ANSWER_422 = frozenset({("put", "/v1/numbers/{phone}/programs/{program}"), (
 # Successes that are not JSON bodies.
 SUCCESS_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("delete", "/v1/blocklist/{phone}"): {"204": {"description": "removed (or was not on the blocklist)"}},
+    ("get", "/v1/numbers/{phone}/proof"): {
+        "200": {
+            "description": "the report (format=json), or the printable page (format=html)",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
     ("get", "/v1/blocklist/export"): {
         "200": {"description": "the entries as CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
     },

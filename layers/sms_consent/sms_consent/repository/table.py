@@ -82,16 +82,19 @@ class Increment:
     adds: Counter[str] = field(default_factory=Counter)
     members: dict[str, set[str]] = field(default_factory=dict)
     sets: dict[str, Any] = field(default_factory=dict)  # attribute -> AttributeValue
+    initial: dict[str, Any] = field(default_factory=dict)  # set only where the item has none yet
 
     @property
     def empty(self) -> bool:
-        return not any(self.adds.values()) and not self.members and not self.sets
+        return not any(self.adds.values()) and not self.members and not self.sets and not self.initial
 
     def merge(self, other: Increment) -> None:
         self.adds.update(other.adds)
         for name, values in other.members.items():
             self.members.setdefault(name, set()).update(values)
         self.sets.update(other.sets)
+        for name, value in other.initial.items():
+            self.initial.setdefault(name, value)  # the earliest of the run
 
     def update_expression(self) -> tuple[str, dict[str, str], dict[str, Any]]:
         """UpdateExpression, ExpressionAttributeNames and ExpressionAttributeValues."""
@@ -108,6 +111,9 @@ class Increment:
         for index, (name, value) in enumerate(self.sets.items()):
             names[f"#s{index}"], values[f":s{index}"] = name, value
             assignments.append(f"#s{index} = :s{index}")
+        for index, (name, value) in enumerate(self.initial.items()):
+            names[f"#i{index}"], values[f":i{index}"] = name, value
+            assignments.append(f"#i{index} = if_not_exists(#i{index}, :i{index})")
         expression = ("ADD " + ", ".join(adds) if adds else "") + (
             (" " if adds else "") + "SET " + ", ".join(assignments) if assignments else ""
         )
