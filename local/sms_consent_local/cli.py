@@ -222,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     lint.add_argument("config", nargs="?", help="path of programs.yaml (the shipped one by default)")
     lint.set_defaults(func=cmd_lint)
 
+    from sms_consent_local import operator_cli
+
+    operator_cli.register(commands)
+
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -1,0 +1,261 @@
+"""The operator's commands of `sms-consent`: numbers, blocklist, audit and metrics, against the local
+stack or a deployed one (operator_api says how the target is found and what the exit codes mean).
+
+Tables go to standard output (Rich); `--json` prints the API's own JSON instead, for scripts;
+progress and errors go to standard error, so that a command's output can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sms_consent_local.operator_api import OK, REFUSED, Api, OperatorError, resolve
+
+SMALL_IMPORT_BYTES = 1_000_000  # POST /v1/blocklist/import's own limit
+SEARCH_PAGE = 500
+
+Command = Callable[[Api, argparse.Namespace, Console], int]
+
+
+def _quoted(phone: str) -> str:
+    return urllib.parse.quote(phone, safe="")
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write(text: str, output: str | None) -> None:
+    if output and output != "-":
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def numbers_show(api: Api, args: argparse.Namespace, out: Console) -> int:
+    number = api.json("GET", f"/v1/numbers/{_quoted(args.phone)}")
+    if args.json:
+        _print_json(number)
+        return OK
+    table = Table(title=f"{number['phone']}", title_justify="left")
+    for column in ("program", "status", "source", "updated", "confirmation pending until"):
+        table.add_column(column)
+    for program, state in number["programs"].items():
+        pending = state.get("pending") or {}
+        table.add_row(program, state["status"], state["source"], state["updated_at"], pending.get("expires_at", ""))
+    out.print(table)
+    block = number.get("block")
+    out.print(
+        f"blocklist: type {block['type']} since {block['added_at']} ({block['reason']})" if block else "blocklist: -"
+    )
+    out.print(f"users: {', '.join(number['users']) or '-'}")
+    return OK
+
+
+def numbers_history(api: Api, args: argparse.Namespace, out: Console) -> int:
+    events = api.json("GET", f"/v1/numbers/{_quoted(args.phone)}/history")["events"]
+    if args.json:
+        _print_json(events)
+        return OK
+    table = Table(title=f"{args.phone}: {len(events)} events, oldest first", title_justify="left")
+    for column in ("at", "event", "program", "change", "source"):
+        table.add_column(column)
+    for event in events:
+        change = f"{event.get('old_status') or '-'} -> {event.get('new_status') or '-'}"
+        table.add_row(event["at"], event["type"], event.get("program") or "", change, event["source"])
+    out.print(table)
+    return OK
+
+
+def blocklist_add(api: Api, args: argparse.Namespace, out: Console) -> int:
+    body = {"type": args.type, "reason": args.reason or "", "text": args.text or ""}
+    entry = api.json("PUT", f"/v1/blocklist/{_quoted(args.phone)}", body=body)
+    if args.json:
+        _print_json(entry)
+    else:
+        out.print(f"blocked {entry['phone']}: type {entry['type']} since {entry['added_at']}")
+    return OK
+
+
+def blocklist_remove(api: Api, args: argparse.Namespace, out: Console) -> int:
+    api.request("DELETE", f"/v1/blocklist/{_quoted(args.phone)}")
+    if args.json:
+        _print_json({"phone": args.phone, "removed": True})
+    else:
+        out.print(f"{args.phone} is not on the blocklist (any more)")
+    return OK
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {"type": args.type, "text": args.text, "phone_prefix": args.prefix, "date_from": args.since}
+
+
+def blocklist_search(api: Api, args: argparse.Namespace, out: Console) -> int:
+    found: list[dict[str, Any]] = []
+    cursor = None
+    err = Console(stderr=True)
+    with err.status("searching the blocklist") as status:
+        while len(found) < args.limit:
+            page = api.json(
+                "GET",
+                "/v1/blocklist",
+                params={**_filters(args), "cursor": cursor, "limit": min(SEARCH_PAGE, args.limit - len(found))},
+            )
+            found.extend(page["items"])
+            status.update(f"searching the blocklist: {len(found)} entries")
+            cursor = page.get("cursor")
+            if not cursor:
+                break
+    if args.json:
+        _print_json({"items": found, "cursor": cursor})
+        return OK
+    table = Table(title=f"{len(found)} entries" + (" (more: raise --limit)" if cursor else ""), title_justify="left")
+    for column in ("phone", "type", "added", "reason", "text"):
+        table.add_column(column)
+    for entry in found:
+        table.add_row(entry["phone"], str(entry["type"]), entry["added_at"], entry["reason"], entry["text"][:60])
+    out.print(table)
+    return OK
+
+
+def blocklist_import(api: Api, args: argparse.Namespace, out: Console) -> int:
+    data = Path(args.file).read_bytes()
+    if len(data) > SMALL_IMPORT_BYTES:
+        raise OperatorError(
+            f"{args.file} is {len(data):,} bytes; the import route takes up to {SMALL_IMPORT_BYTES:,}: split it",
+            REFUSED,
+        )
+    with Console(stderr=True).status(f"importing {args.file}"):
+        result = api.json("POST", "/v1/blocklist/import", data=data, content_type="text/csv")
+    if args.json:
+        _print_json(result)
+    else:
+        out.print(f"imported {result['imported']} rows, rejected {len(result['rejected'])}")
+        for problem in result["rejected"][:20]:
+            out.print(f"  line {problem['line']}: {problem['error']}")
+    return OK if not result["rejected"] else REFUSED
+
+
+def blocklist_export(api: Api, args: argparse.Namespace, out: Console) -> int:
+    response = api.request("GET", "/v1/blocklist/export", params=_filters(args))
+    _write(response.text, args.output)
+    return OK
+
+
+def audit_export(api: Api, args: argparse.Namespace, out: Console) -> int:
+    response = api.request("GET", f"/v1/numbers/{_quoted(args.phone)}/proof", params={"format": args.format})
+    _write(
+        response.text if args.format == "html" else json.dumps(response.json(), indent=2, ensure_ascii=False) + "\n",
+        args.output,
+    )
+    return OK
+
+
+def metrics(api: Api, args: argparse.Namespace, out: Console) -> int:
+    figures = api.json("GET", "/v1/metrics", params={"program": args.program, "from": args.since, "to": args.until})
+    if args.json:
+        _print_json(figures)
+        return OK
+    table = Table(title=f"{figures['program']}: {figures['date_from']} to {figures['date_to']}", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name in ("opt_ins", "opt_outs", "prompts", "confirmations", "double_opt_in_conversion", "subscribers"):
+        table.add_row(name.replace("_", " "), str(figures[name]))
+    for name in ("opt_ins_by_source", "opt_outs_by_source", "opt_ins_by_keyword", "opt_outs_by_keyword"):
+        for key, value in figures[name].items():
+            table.add_row(f"{name.replace('_', ' ')}: {key}", str(value))
+    for name in ("time_to_confirm", "opt_out_confirmation"):
+        timer = figures[name]
+        median = f"{timer['median_seconds']} s" if timer["median_seconds"] is not None else "-"
+        table.add_row(f"{name.replace('_', ' ')}: median at most", median)
+    stop = figures["opt_out_confirmation"]
+    table.add_row("opt-out confirmations within 5 min / later", f"{stop['within_limit']} / {stop['over_limit']}")
+    revocations = figures["revocations"]
+    table.add_row(
+        "revocations within 10 business days / later",
+        f"{revocations['within_10_business_days']} / {revocations['later']}",
+    )
+    out.print(table)
+    return OK
+
+
+def register(commands: Any) -> None:
+    """Add the operator's commands to `sms-consent`'s subcommands."""
+
+    def with_target(parser: argparse.ArgumentParser, command: Command) -> None:
+        parser.add_argument("--stack", help="a deployed stack's name (its outputs and API key are looked up)")
+        parser.add_argument("--region", help="the deployed stack's region (default: your AWS configuration's)")
+        parser.add_argument("--api-url", help="the API's base URL (or SMS_CONSENT_API_URL)")
+        parser.add_argument("--api-key", help="its API key (or SMS_CONSENT_API_KEY)")
+        parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+        parser.set_defaults(func=lambda args: run(command, args))
+
+    numbers = commands.add_parser("numbers", help="a number's consent and history").add_subparsers(required=True)
+    show = numbers.add_parser("show", help="its status per program, blocklist entry and users")
+    show.add_argument("phone")
+    with_target(show, numbers_show)
+    history = numbers.add_parser("history", help="its audit trail, oldest first")
+    history.add_argument("phone")
+    with_target(history, numbers_history)
+
+    blocklist = commands.add_parser("blocklist", help="search and edit the blocklist").add_subparsers(required=True)
+    add = blocklist.add_parser("add", help="block a number (type 1 inbound, 2 outbound, 3 both)")
+    add.add_argument("phone")
+    add.add_argument("--type", type=int, choices=(1, 2, 3), default=3)
+    add.add_argument("--reason")
+    add.add_argument("--text")
+    with_target(add, blocklist_add)
+    remove = blocklist.add_parser("remove", help="unblock a number")
+    remove.add_argument("phone")
+    with_target(remove, blocklist_remove)
+    for name, command, helped in (
+        ("search", blocklist_search, "list entries"),
+        ("export", blocklist_export, "write entries as CSV"),
+    ):
+        parser = blocklist.add_parser(name, help=helped)
+        parser.add_argument("--type", help="1, 2, 3 or a comma-separated list")
+        parser.add_argument("--text", help="entries whose reason or text holds this")
+        parser.add_argument("--prefix", help="numbers starting with this, e.g. +1415")
+        parser.add_argument("--since", help="added at or after this ISO-8601 time")
+        if name == "search":
+            parser.add_argument("--limit", type=int, default=1000)
+        else:
+            parser.add_argument("-o", "--output", help="file to write (standard output by default)")
+        with_target(parser, command)
+    imports = blocklist.add_parser("import", help="import a CSV of 'Mobile Number,Block Type' rows")
+    imports.add_argument("file")
+    with_target(imports, blocklist_import)
+
+    audit = commands.add_parser("audit", help="proof of consent").add_subparsers(required=True)
+    export = audit.add_parser("export", help="a number's proof-of-consent report (JSON, or a printable HTML page)")
+    export.add_argument("--phone", required=True)
+    export.add_argument("--format", choices=("json", "html"), default="json")
+    export.add_argument("-o", "--output", help="file to write (standard output by default)")
+    with_target(export, audit_export)
+
+    figures = commands.add_parser("metrics", help="a program's opt-ins, opt-outs, conversion and FCC timers")
+    figures.add_argument("--program", required=True)
+    figures.add_argument("--from", dest="since", help="first day, YYYY-MM-DD (30 days ago)")
+    figures.add_argument("--to", dest="until", help="last day, YYYY-MM-DD (today)")
+    with_target(figures, metrics)
+
+
+def run(command: Command, args: argparse.Namespace) -> int:
+    err = Console(stderr=True)
+    try:
+        target = resolve(
+            api_url=args.api_url, api_key=args.api_key, stack=args.stack, region=args.region, workdir=Path(args.workdir)
+        )
+        return command(Api(target), args, Console())
+    except OperatorError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return exc.exit_code
