@@ -3,8 +3,9 @@
 It does what API Gateway does before and after the function: routing by resource path, API keys,
 CORS preflight, the proxy event and the proxy response. As in AWS with the Lambda proxy, the
 function itself adds CORS headers to its responses: adding them here would hide a handler that
-forgets them until a browser meets it in AWS. Static files of the reference sign-up form are served
-from web/ at `/`, and POST /_local/schedules/<FunctionId> fires a schedule now (local only).
+forgets them until a browser meets it in AWS. Static files are served from web/: the reference
+sign-up form at `/`, the operator console at `/console/`; and POST /_local/schedules/<FunctionId>
+fires a schedule now (local only).
 """
 
 from __future__ import annotations
@@ -171,7 +172,9 @@ class ApiGatewayApp:
     def _static(self, request: Request) -> Response | None:
         if request.method != "GET" or not self.static_dir.is_dir():
             return None
-        relative = request.path.lstrip("/") or "index.html"
+        relative = request.path.lstrip("/")
+        if not relative or relative.endswith("/"):
+            relative += "index.html"  # a folder's page: / is the sign-up form, /console/ the operator console
         target = (self.static_dir / relative).resolve()
         if not target.is_relative_to(self.static_dir.resolve()) or not target.is_file():
             return None

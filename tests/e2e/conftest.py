@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,3 +155,32 @@ def stop_stack(stack: RunningStack) -> int:
     except subprocess.TimeoutExpired:
         stack.process.kill()
         raise
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """Debian's headless Chromium, driven by Playwright (its own browser download is unavailable here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        # A failure, not a skip: the pages are features, and only these tests show they work.
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make browser` installs Debian's chromium (Playwright's download is unavailable)"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
