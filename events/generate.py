@@ -219,7 +219,65 @@ STREAM_CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
 ]
 
 
+def bus_event(detail_type: str, source: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """An EventBridge event: sam's scheduled-event envelope with the given type, source and detail."""
+    raw = subprocess.run(
+        [SAM, "local", "generate-event", "cloudwatch", "scheduled-event"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    ).stdout
+    event: dict[str, Any] = json.loads(raw)
+    event.update({"detail-type": detail_type, "source": source, "detail": detail})
+    return event
+
+
+def consent_detail(event_type: str, source: str, old: str | None, new: str) -> dict[str, Any]:
+    return {
+        "phone": "+14155550123",
+        "program": "alerts",
+        "old_status": old,
+        "new_status": new,
+        "source": source,
+        "timestamp": "2026-11-23T12:00:00.000000Z",
+        "event_id": f"{event_type}-{source}",
+        "evidence": {"keyword": "STOP"} if source == "keyword" and event_type == "ConsentRevoked" else {},
+    }
+
+
+BUS_CASES: list[tuple[str, str, str, str, dict[str, Any]]] = [
+    ("provider_sync", "scheduled", "Scheduled Event", "aws.events", {}),
+    (
+        "provider_sync",
+        "consumer_stop",
+        "ConsentRevoked",
+        "sms-consent",
+        consent_detail("ConsentRevoked", "keyword", "subscribed", "unsubscribed"),
+    ),
+    (
+        "provider_sync",
+        "consumer_start",
+        "ConsentGranted",
+        "sms-consent",
+        consent_detail("ConsentGranted", "keyword", "unsubscribed", "subscribed"),
+    ),
+    (
+        "provider_sync",
+        "carrier_opt_out",
+        "ConsentRevoked",
+        "sms-consent",
+        consent_detail("ConsentRevoked", "carrier", "subscribed", "unsubscribed"),
+    ),
+]
+
+
 def main() -> None:
+    for folder, name, detail_type, source, detail in BUS_CASES:
+        target = HERE / folder / f"{name}.json"
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(json.dumps(bus_event(detail_type, source, detail), indent=2) + "\n")
+        print(target.relative_to(HERE.parent))
     for name, records in STREAM_CASES:
         target = HERE / "consent_feed" / f"{name}.json"
         target.parent.mkdir(exist_ok=True)
@@ -232,10 +290,10 @@ def main() -> None:
         print(target.relative_to(HERE.parent))
     topics = {"inbound_sms": "InboundSmsTopic", "send_gate": "OutboundRequestsTopic"}
     for folder, name, message in CASES:
-        path = HERE / folder / f"{name}.json"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(sns_event(topics[folder], message), indent=2, ensure_ascii=False) + "\n")
-        print(path.relative_to(HERE.parent))
+        target = HERE / folder / f"{name}.json"
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(json.dumps(sns_event(topics[folder], message), indent=2, ensure_ascii=False) + "\n")
+        print(target.relative_to(HERE.parent))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from sms_consent.settings import (
     FunctionSettings,
     InboundSettings,
     OptinApiSettings,
+    ProviderSyncSettings,
     PumpingDetectorSettings,
     SendGateSettings,
     SettingsError,
@@ -24,6 +25,7 @@ SETTINGS_OF: dict[str, type[FunctionSettings]] = {
     "AdminApiFunction": AdminApiSettings,
     "PumpingDetectorFunction": PumpingDetectorSettings,
     "ConsentFeedFunction": ConsentFeedSettings,
+    "ProviderSyncFunction": ProviderSyncSettings,
 }
 REQUIRED = [
     (function_id, model.variable(field))

@@ -125,6 +125,7 @@ def test_functions_carry_globals_retries_and_their_handler_files() -> None:
         "AdminApiFunction",
         "PumpingDetectorFunction",
         "ConsentFeedFunction",
+        "ProviderSyncFunction",
     }
     for spec in functions.values():
         assert spec.module_file.is_file(), spec.module_file
@@ -154,11 +155,13 @@ def test_api_routes_take_the_api_default_for_keys() -> None:
     }
 
 
-def test_the_detector_schedule_is_five_minutes() -> None:
-    (schedule,) = real_template().schedules()
-    assert schedule.function_id == "PumpingDetectorFunction"
-    assert schedule.rate_seconds == 300
-    assert schedule.enabled
+def test_the_detector_runs_every_five_minutes_and_the_provider_sync_every_fifteen() -> None:
+    schedules = {schedule.function_id: schedule for schedule in real_template().schedules()}
+    assert {name: schedule.rate_seconds for name, schedule in schedules.items()} == {
+        "PumpingDetectorFunction": 300,
+        "ProviderSyncFunction": 900,
+    }
+    assert all(schedule.enabled for schedule in schedules.values())
 
 
 # ---------------------------------------------------------------------- resources on moto
@@ -420,7 +423,7 @@ def test_sqs_batches_delete_what_succeeded(moto_env: None) -> None:
 
 
 def test_scheduled_event_is_eventbridges() -> None:
-    (schedule,) = real_template().schedules()
+    schedule = real_template().schedules()[0]
     event = scheduled_event(schedule)
     parsed = parse(event=event, model=EventBridgeModel)
     assert parsed.detail_type == "Scheduled Event"

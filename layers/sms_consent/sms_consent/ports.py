@@ -7,7 +7,7 @@ versions of `tests/fakes.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -283,3 +283,36 @@ class BreakerStore(Protocol):
     def all_breakers(self) -> Mapping[tuple[str, str], Breaker]: ...
 
     def open_breaker(self, trip: Trip, *, now: datetime, previous: Breaker | None) -> Breaker: ...
+
+
+# ---------------------------------------------------------------------- the provider's opt-out list
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderOptOut:
+    phone: str  # E.164
+    opted_out_at: datetime | None  # None where the provider does not say (SNS)
+
+
+class ProviderOptOutList(Protocol):
+    """The account's opt-out list at the SMS provider (End User Messaging, SNS, or the local file)."""
+
+    name: str
+
+    def opted_out(self) -> Iterable[ProviderOptOut]:
+        """Every number on the list, page by page."""
+        ...
+
+    def add(self, phone: str) -> bool:
+        """Put the number on the list; False where the provider has no such call (SNS)."""
+        ...
+
+    def remove(self, phone: str) -> bool:
+        """Take it off; False where the provider refuses (a consumer's own carrier-level opt-out)."""
+        ...
+
+
+class SyncCheckpoint(Protocol):
+    def watermark(self) -> datetime | None: ...
+
+    def save(self, watermark: datetime) -> None: ...

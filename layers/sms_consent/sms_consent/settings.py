@@ -124,5 +124,17 @@ class PumpingDetectorSettings(FunctionSettings):
     pumping_mode: Literal["enforce", "record_only"] = "enforce"
 
 
+class ProviderSyncSettings(FunctionSettings):
+    """ProviderSyncFunction: the provider whose opt-out list mirrors ours (the send gate's sender)."""
+
+    sender_adapter: Literal["eum", "sns", "outbox"] = "eum"
+    opt_out_list_name: str = Field(default="Default", min_length=1, max_length=256)
+    outbox_path: Path = Path(".local/outbox.jsonl")  # the local list lives beside it
+
+    @property
+    def local_opt_out_list(self) -> Path:
+        return self.outbox_path.parent / "provider_opt_outs.jsonl"
+
+
 class ConsentFeedSettings(FunctionSettings):
     """ConsentFeedFunction: reads the table's stream, writes the metrics and puts events on the bus."""

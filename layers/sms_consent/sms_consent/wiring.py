@@ -22,6 +22,7 @@ from sms_consent.settings import (
     FunctionSettings,
     InboundSettings,
     OptinApiSettings,
+    ProviderSyncSettings,
     PumpingDetectorSettings,
     SendGateSettings,
 )
@@ -29,8 +30,9 @@ from sms_consent.settings import (
 if TYPE_CHECKING:
     from sms_consent.consent_feed import FeedDeps
     from sms_consent.inbound import InboundDeps
-    from sms_consent.ports import BreakerSource, EventSink, OutboundRequests
+    from sms_consent.ports import BreakerSource, EventSink, OutboundRequests, ProviderOptOutList
     from sms_consent.profiles import ProfileDeps
+    from sms_consent.provider_opt_outs import SyncDeps
     from sms_consent.pumping import DetectorDeps
     from sms_consent.repository.blocklist import DynamoBlocklist
     from sms_consent.repository.breakers import DynamoBreakers
@@ -85,6 +87,11 @@ def pumping_detector_settings() -> PumpingDetectorSettings:
 @functools.cache
 def consent_feed_settings() -> ConsentFeedSettings:
     return ConsentFeedSettings.from_env()
+
+
+@functools.cache
+def provider_sync_settings() -> ProviderSyncSettings:
+    return ProviderSyncSettings.from_env()
 
 
 @functools.cache
@@ -305,6 +312,35 @@ def detector_deps() -> DetectorDeps:
 
 
 @functools.cache
+def provider_opt_out_list() -> ProviderOptOutList:
+    from sms_consent.adapters.opt_out_lists import build_opt_out_list
+
+    settings = provider_sync_settings()
+    return build_opt_out_list(
+        settings.sender_adapter,
+        region=settings.aws_region,
+        list_name=settings.opt_out_list_name,
+        local_path=settings.local_opt_out_list,
+    )
+
+
+@functools.cache
+def provider_sync_deps() -> SyncDeps:
+    from sms_consent.provider_opt_outs import SyncDeps
+    from sms_consent.repository.sync_checkpoint import DynamoSyncCheckpoint
+
+    settings = provider_sync_settings()
+    found = stores_of(settings)
+    return SyncDeps(
+        config=program_config(settings.program_config),
+        store=found.numbers,
+        provider=provider_opt_out_list(),
+        checkpoint=DynamoSyncCheckpoint(found.numbers.table, f"provider-opt-outs#{settings.sender_adapter}"),
+        clock=_clock,
+    )
+
+
+@functools.cache
 def feed_deps() -> FeedDeps:
     from sms_consent.consent_feed import FeedDeps
     from sms_consent.repository.feed_ledger import DynamoFeedLedger
@@ -325,6 +361,7 @@ def reset() -> None:
         admin_api_settings,
         pumping_detector_settings,
         consent_feed_settings,
+        provider_sync_settings,
         program_config,
         stores,
         cached_breakers,
@@ -336,6 +373,8 @@ def reset() -> None:
         admin_deps,
         detector_deps,
         feed_deps,
+        provider_opt_out_list,
+        provider_sync_deps,
         client,
     ):
         cached.cache_clear()
