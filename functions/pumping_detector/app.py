@@ -22,7 +22,9 @@ wiring.pumping_detector_settings()  # a missing variable fails the cold start, n
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     deps = wiring.detector_deps()
     try:
-        detection = pumping.run_tick(deps.counters, deps.breakers, deps.events, deps.config, wiring.utc_now())
+        detection = pumping.run_tick(
+            deps.counters, deps.breakers, deps.events, deps.config, wiring.utc_now(), deps.home_countries
+        )
     except StoreUnavailable as exc:
         # Baselines that cannot be read are not "no history": skip this run rather than judge blind.
         logger.error("detector run skipped: counters could not be read", extra={"error": str(exc)})

@@ -127,3 +127,24 @@ def test_a_failed_run_leaves_breakers_as_they_were(aws_stack: AwsStack) -> None:
         pumping.run_tick(stores().counters, stores().breakers, missing_bus, pumping.PumpingConfig(), TICK)
     after = stores().breakers.all_breakers()
     assert after[("country", "FR")] == existing
+
+
+def test_a_fresh_deployment_never_closes_a_country_its_programs_send_to(aws_stack: AwsStack) -> None:
+    # No history anywhere: the first legitimate sign-ups in the US (spread over many 1k blocks and
+    # IPs) used to trip new_destination for the US itself and refuse every sign-up for 30 minutes.
+    aws_stack.runner.load("PumpingDetectorFunction")
+    deps = wiring.detector_deps()
+    assert {"US", "CA"} <= deps.home_countries  # the sample programs' allowed countries
+    area_codes = [212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228, 229, 231, 234, 239]
+    for index in range(30):
+        number = f"+1{area_codes[index % 15]}555{index:04d}"
+        stores().counters.record_prompt(parse(number), f"198.51.100.{index}", NOON)
+    for index in range(30):
+        stores().counters.record_prompt(parse(f"+3712{index * 7919:07d}"), f"203.0.113.{index}", NOON)
+
+    detection = pumping.run_tick(deps.counters, deps.breakers, deps.events, deps.config, TICK, deps.home_countries)
+
+    tripped = {(trip.dimension, trip.key): trip.rule for trip in detection.trips}
+    assert ("country", "US") not in tripped
+    assert tripped[("country", "LV")] == "new_destination"  # a country no program expects still is new
+    assert set(stores().breakers.all_breakers()) == {("country", "LV")}

@@ -133,3 +133,12 @@ def test_a_campaign_spike_that_converts_is_left_alone() -> None:
     assert detect(spike, {}, {("country", "US"): HISTORY}, CONFIG).trips == ()
     pumped = {("country", "US"): country(60, confirmations=2)}
     assert [t.rule for t in detect(pumped, {}, {("country", "US"): HISTORY}, CONFIG).trips] == ["volume_spike"]
+
+
+def test_a_country_the_programs_send_to_is_never_new() -> None:
+    home = frozenset({"US", "CA"})
+    assert new_destination(country(500, key="US"), Baseline(), CONFIG, home) is None
+    assert new_destination(country(8, key="LV"), Baseline(), CONFIG, home) is not None
+    fresh = {("country", "US"): country(30, key="US")}
+    assert detect(fresh, {}, {}, CONFIG, home).trips == ()
+    assert [t.rule for t in detect(fresh, {}, {}, CONFIG).trips] == ["new_destination"]  # without the programs' list

@@ -63,6 +63,7 @@ class DetectorDeps:
     breakers: BreakerStore
     events: EventSink
     config: PumpingConfig
+    home_countries: frozenset[str] = frozenset()  # the programs' allowed countries
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,14 @@ def conversion_collapse(recent: KeyCounts, baseline: Baseline, config: PumpingCo
                 {"conversion": round(usual, 4), "prompts": baseline.total_prompts})  # fmt: skip
 
 
-def new_destination(counts: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
+def new_destination(
+    counts: KeyCounts, baseline: Baseline, config: PumpingConfig, home_countries: frozenset[str] = frozenset()
+) -> Trip | None:
+    """A country or prefix never seen before. The countries the programs send to are never "new": on a
+    fresh deployment they have no history yet, and closing one would refuse every legitimate sign-up."""
     if counts.dimension not in ("country", "prefix") or baseline.total_prompts > 0:
+        return None
+    if counts.dimension == "country" and counts.key in home_countries:
         return None
     if counts.prompts < config.new_destination_floor:
         return None
@@ -189,8 +196,10 @@ def detect(
     previous: Mapping[tuple[str, str], KeyCounts],
     baselines: Mapping[tuple[str, str], Baseline],
     config: PumpingConfig,
+    home_countries: frozenset[str] = frozenset(),
 ) -> Detection:
-    """Rules over the bucket that just closed (`latest`) and the one before; one trip per key at most."""
+    """Rules over the bucket that just closed (`latest`) and the one before; one trip per key at most.
+    `home_countries`: the countries the programs allow, never a new destination."""
     trips: list[Trip] = []
     for key, counts in latest.items():
         if _allowed(counts.dimension, counts.key, config):
@@ -201,7 +210,7 @@ def detect(
         trip = (
             range_sweep(counts, config)
             or ip_fanout(recent, config)
-            or new_destination(recent, baseline, config)
+            or new_destination(recent, baseline, config, home_countries)
             or spike
             or conversion_collapse(recent, baseline, config)
         )
@@ -212,7 +221,12 @@ def detect(
 
 
 def run_tick(
-    counters: CounterStore, breakers: BreakerStore, events: EventSink, config: PumpingConfig, now: datetime
+    counters: CounterStore,
+    breakers: BreakerStore,
+    events: EventSink,
+    config: PumpingConfig,
+    now: datetime,
+    home_countries: frozenset[str] = frozenset(),
 ) -> Detection:
     """One detector run: read the closed buckets and baselines, detect, open breakers, report, roll up.
 
@@ -223,7 +237,7 @@ def run_tick(
     latest = counters.read_bucket(latest_start)
     previous = counters.read_bucket(previous_start)
     baselines = counters.baselines(list(latest), slot_of_week(latest_start))
-    detection = detect(latest, previous, baselines, config)
+    detection = detect(latest, previous, baselines, config, home_countries)
     existing = breakers.all_breakers() if detection.breakers_to_open else {}
     opened: dict[tuple[str, str], Breaker] = {}
     for trip in detection.breakers_to_open:

@@ -304,11 +304,19 @@ def detector_deps() -> DetectorDeps:
     from sms_consent.pumping import DetectorDeps
 
     settings = pumping_detector_settings()
-    config = program_config(settings.program_config).pumping
+    programs = program_config(settings.program_config)
+    config = programs.pumping
     if settings.pumping_mode == "record_only":  # the stack parameter can only make it more cautious
         config = config.model_copy(update={"mode": "record_only"})
     found = stores_of(settings)
-    return DetectorDeps(counters=found.counters, breakers=found.breakers, events=events_of(settings), config=config)
+    home = frozenset(country for program in programs.programs.values() for country in program.allowed_countries)
+    return DetectorDeps(
+        counters=found.counters,
+        breakers=found.breakers,
+        events=events_of(settings),
+        config=config,
+        home_countries=home | {programs.default_region},
+    )
 
 
 @functools.cache
