@@ -23,7 +23,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     deps = wiring.detector_deps()
     try:
         detection = pumping.run_tick(
-            deps.counters, deps.breakers, deps.events, deps.config, wiring.utc_now(), deps.home_countries
+            deps.counters, deps.breakers, deps.events, deps.config, wiring.utc_now(), deps.home_countries, deps.protect
         )
     except StoreUnavailable as exc:
         # Baselines that cannot be read are not "no history": skip this run rather than judge blind.

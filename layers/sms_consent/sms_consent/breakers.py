@@ -19,6 +19,8 @@ class Breaker:
     opened_at: datetime
     expires_at: datetime
     trips: tuple[datetime, ...] = ()
+    # Whether the provider's protect configuration was told: None (never), "blocked", "released".
+    protect: str | None = None
 
     def is_open(self, now: datetime) -> bool:
         return now < self.expires_at

@@ -284,6 +284,19 @@ class BreakerStore(Protocol):
 
     def open_breaker(self, trip: Trip, *, now: datetime, previous: Breaker | None) -> Breaker: ...
 
+    def mark_protect(self, dimension: str, key: str, state: str) -> None: ...
+
+
+class ProtectRules(Protocol):
+    """The provider's protect configuration (End User Messaging SMS): it stops traffic that is sent
+    around the platform too. Country rules have no expiry; number overrides do."""
+
+    def block_country(self, country: str) -> None: ...
+
+    def allow_country(self, country: str) -> None: ...
+
+    def block_numbers(self, phones: Sequence[str], until: datetime) -> None: ...
+
 
 # ---------------------------------------------------------------------- the provider's opt-out list
 

@@ -19,10 +19,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sms_consent import protect_rules
 from sms_consent.breakers import Breaker, Trip
 from sms_consent.clock import iso, window_start
 from sms_consent.messages import BusEvent
-from sms_consent.ports import Baseline, BreakerStore, CounterStore, EventSink, KeyCounts
+from sms_consent.ports import Baseline, BreakerStore, CounterStore, EventSink, KeyCounts, ProtectRules
 
 BUCKET = timedelta(minutes=5)
 WEEKS_OF_HISTORY = 4
@@ -64,6 +65,7 @@ class DetectorDeps:
     events: EventSink
     config: PumpingConfig
     home_countries: frozenset[str] = frozenset()  # the programs' allowed countries
+    protect: ProtectRules | None = None  # the provider's protect configuration, where one is set
 
 
 @dataclass(frozen=True)
@@ -227,8 +229,10 @@ def run_tick(
     config: PumpingConfig,
     now: datetime,
     home_countries: frozenset[str] = frozenset(),
+    protect: ProtectRules | None = None,
 ) -> Detection:
-    """One detector run: read the closed buckets and baselines, detect, open breakers, report, roll up.
+    """One detector run: read the closed buckets and baselines, detect, open breakers, report, tell
+    the provider's protect configuration (`protect_rules`), roll up.
 
     A failure anywhere leaves breakers as they were; they expire on their own.
     """
@@ -238,7 +242,7 @@ def run_tick(
     previous = counters.read_bucket(previous_start)
     baselines = counters.baselines(list(latest), slot_of_week(latest_start))
     detection = detect(latest, previous, baselines, config, home_countries)
-    existing = breakers.all_breakers() if detection.breakers_to_open else {}
+    existing = breakers.all_breakers() if detection.breakers_to_open or protect is not None else {}
     opened: dict[tuple[str, str], Breaker] = {}
     for trip in detection.breakers_to_open:
         target = trip.breaker
@@ -269,5 +273,8 @@ def run_tick(
                 for trip in detection.trips
             ]
         )
+    if protect is not None:
+        seen = {key: merge(counts, previous.get(key)) for key, counts in latest.items()}
+        protect_rules.push({**existing, **opened}, seen, breakers, protect, now)
     counters.roll_up(previous_start, previous)
     return detection

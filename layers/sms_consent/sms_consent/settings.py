@@ -122,6 +122,7 @@ class PumpingDetectorSettings(FunctionSettings):
     """PumpingDetectorFunction: the stack parameter can only make the configured mode more cautious."""
 
     pumping_mode: Literal["enforce", "record_only"] = "enforce"
+    protect_configuration_id: str = ""  # End User Messaging SMS: breakers are pushed to it when set
 
 
 class ProviderSyncSettings(FunctionSettings):

@@ -301,6 +301,7 @@ def admin_deps() -> AdminDeps:
 
 @functools.cache
 def detector_deps() -> DetectorDeps:
+    from sms_consent.adapters.protect_configuration import build_protect_rules
     from sms_consent.pumping import DetectorDeps
 
     settings = pumping_detector_settings()
@@ -316,6 +317,7 @@ def detector_deps() -> DetectorDeps:
         events=events_of(settings),
         config=config,
         home_countries=home | {programs.default_region},
+        protect=build_protect_rules(settings.protect_configuration_id, settings.aws_region),
     )
 
 

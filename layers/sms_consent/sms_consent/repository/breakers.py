@@ -27,6 +27,7 @@ class BreakerItem(TableItem):
     expires_at = UnicodeAttribute()
     trips = ListAttribute[str](default=list)
     figures = MapAttribute[str, Any](default=dict)
+    protect = UnicodeAttribute(null=True)
 
 
 def _breaker(item: BreakerItem) -> Breaker:
@@ -37,6 +38,7 @@ def _breaker(item: BreakerItem) -> Breaker:
         opened_at=parse_iso(item.opened_at),
         expires_at=parse_iso(item.expires_at),
         trips=tuple(parse_iso(at) for at in item.trips or []),
+        protect=item.protect,
     )
 
 
@@ -73,3 +75,8 @@ class DynamoBreakers:
         )
         item.save()
         return _breaker(item)
+
+    def mark_protect(self, dimension: str, key: str, state: str) -> None:
+        """Remember what the provider's protect configuration was told about this breaker."""
+        item = self._items(pk=PARTITION, sk=f"{dimension}#{key}")
+        item.update(actions=[self._items.protect.set(state)], condition=self._items.pk.exists())
