@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sms_consent import wiring
 from sms_consent.api import (
+    blocklist_file_routes,
     blocklist_routes,
     gate_routes,
     metrics_routes,
@@ -26,6 +27,7 @@ app.include_router(number_routes.router)
 app.include_router(proof_routes.router)
 app.include_router(profile_routes.router)
 app.include_router(blocklist_routes.router)
+app.include_router(blocklist_file_routes.router)
 app.include_router(metrics_routes.router)
 app.include_router(gate_routes.router)
 

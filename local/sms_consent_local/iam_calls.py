@@ -104,6 +104,9 @@ def _sqs(operation: str, params: Mapping[str, Any], region: str) -> list[tuple[s
     return [(action, _arn("sqs", region, name, account))]
 
 
+_S3_PUT_PARTS = frozenset({"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"})
+
+
 def _s3(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
     bucket = f"arn:aws:s3:::{params['Bucket']}"
     if operation in ("ListObjects", "ListObjectsV2", "HeadBucket"):
@@ -111,6 +114,8 @@ def _s3(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
     if operation in ("GetObject", "HeadObject"):
         action = "s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"
         return [(action, f"{bucket}/{params['Key']}")]
+    if operation in _S3_PUT_PARTS:  # a multipart upload is authorized as s3:PutObject on the key
+        return [("s3:PutObject", f"{bucket}/{params['Key']}")]
     if "Key" in params:
         return [(f"s3:{operation}", f"{bucket}/{params['Key']}")]
     return [(f"s3:{operation}", bucket)]

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sms_consent_local.buckets import create_buckets
 from sms_consent_local.template import ACCOUNT_ID, STACK_NAME, Template, TemplateError
 
 API_KEY_ID = "ConsentApiApiKey"  # SAM's name for the key of ConsentApi's usage plan: <Api logical id>ApiKey
-SERVICES = ("dynamodb", "sns", "sqs", "events", "apigateway")
+SERVICES = ("dynamodb", "sns", "sqs", "events", "apigateway", "s3")
 
 # CloudFormation queue properties that are SQS attributes of the same name.
 _QUEUE_ATTRIBUTES = (
@@ -215,6 +216,7 @@ def create_resources(
         arn = clients["events"].create_event_bus(Name=name)["EventBusArn"]
         physical.update({logical_id: name, f"{logical_id}.Name": name, f"{logical_id}.Arn": arn})
 
+    create_buckets(template, clients["s3"], physical, region)  # before the rules that name them
     _create_rules(template, clients, created, region)
 
     for logical_id, resource in template.resources_of("AWS::SNS::Subscription").items():

@@ -7,6 +7,7 @@ import pytest
 
 from sms_consent.settings import (
     AdminApiSettings,
+    BlocklistFilesSettings,
     ConsentFeedSettings,
     FunctionSettings,
     InboundSettings,
@@ -26,6 +27,7 @@ SETTINGS_OF: dict[str, type[FunctionSettings]] = {
     "PumpingDetectorFunction": PumpingDetectorSettings,
     "ConsentFeedFunction": ConsentFeedSettings,
     "ProviderSyncFunction": ProviderSyncSettings,
+    "BlocklistFilesFunction": BlocklistFilesSettings,
 }
 REQUIRED = [
     (function_id, model.variable(field))

@@ -88,6 +88,31 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | None]:
         yield None
 
 
+def header_problem(record: list[str] | None) -> ImportProblem | None:
+    """Why the first record is not the expected header, or None when it is."""
+    if record is None or tuple(cell.strip() for cell in record[:2]) != CSV_HEADER:
+        return ImportProblem(1, f"the first line must be the header '{','.join(CSV_HEADER)}'")
+    return None
+
+
+def parse_record(number: int, record: list[str], default_region: str) -> ImportRow | ImportProblem | None:
+    """One data record as a row to import or a problem; None for a blank record (skipped). Shared by
+    the small-body route and the streaming import, so both read a file the same way."""
+    if not any(cell.strip() for cell in record):
+        return None
+    if len(record) < 2:
+        return ImportProblem(number, "expected two columns: Mobile Number, Block Type")
+    try:
+        phone = phones.to_e164(record[0].strip(), default_region)
+    except phones.InvalidPhoneNumber as exc:
+        return ImportProblem(number, str(exc))
+    try:
+        block_type = parse_type(record[1])
+    except ValueError as exc:
+        return ImportProblem(number, str(exc))
+    return ImportRow(number, phone, block_type)
+
+
 def parse_import(text: str, default_region: str) -> tuple[list[ImportRow], list[ImportProblem]]:
     """Rows to import and the lines rejected, each with its reason. Line numbers count the header."""
     rows: list[ImportRow] = []
@@ -97,8 +122,8 @@ def parse_import(text: str, default_region: str) -> tuple[list[ImportRow], list[
         header = next(reader, None)
     except csv.Error as exc:
         return [], [ImportProblem(1, f"not a CSV file: {exc}")]
-    if header is None or tuple(cell.strip() for cell in header[:2]) != CSV_HEADER:
-        return [], [ImportProblem(1, f"the first line must be the header '{','.join(CSV_HEADER)}'")]
+    if (bad_header := header_problem(header)) is not None:
+        return [], [bad_header]
     for number, record in enumerate(_records(reader), start=2):
         if record is None:
             problems.append(ImportProblem(number, "not valid CSV from here on; the rest was not read"))
@@ -108,20 +133,11 @@ def parse_import(text: str, default_region: str) -> tuple[list[ImportRow], list[
         if len(rows) + len(problems) >= MAX_IMPORT_ROWS:
             problems.append(ImportProblem(number, f"more than {MAX_IMPORT_ROWS} rows; the rest was not read"))
             break
-        if len(record) < 2:
-            problems.append(ImportProblem(number, "expected two columns: Mobile Number, Block Type"))
-            continue
-        try:
-            phone = phones.to_e164(record[0].strip(), default_region)
-        except phones.InvalidPhoneNumber as exc:
-            problems.append(ImportProblem(number, str(exc)))
-            continue
-        try:
-            block_type = parse_type(record[1])
-        except ValueError as exc:
-            problems.append(ImportProblem(number, str(exc)))
-            continue
-        rows.append(ImportRow(number, phone, block_type))
+        parsed = parse_record(number, record, default_region)
+        if isinstance(parsed, ImportRow):
+            rows.append(parsed)
+        elif parsed is not None:
+            problems.append(parsed)
     return rows, problems
 
 
@@ -135,20 +151,26 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+EXPORT_HEADER = [*CSV_HEADER, "Reason", "Text", "Added At"]
+
+
+def export_row(entry: Entry) -> list[str | int]:
+    """One entry as an export row: every free-text cell neutralised (spreadsheet_safe)."""
+    return [
+        entry.phone,  # E.164, validated: "+" and digits, which a spreadsheet reads as a number
+        entry.block.type,
+        spreadsheet_safe(entry.block.reason),
+        spreadsheet_safe(entry.block.text),
+        iso(entry.block.added_at),
+    ]
+
+
 def to_csv(entries: Iterable[Entry]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a \r or \n in a cell is then quoted
-    writer.writerow([*CSV_HEADER, "Reason", "Text", "Added At"])
+    writer.writerow(EXPORT_HEADER)
     for entry in entries:
-        writer.writerow(
-            [
-                entry.phone,  # E.164, validated: "+" and digits, which a spreadsheet reads as a number
-                entry.block.type,
-                spreadsheet_safe(entry.block.reason),
-                spreadsheet_safe(entry.block.text),
-                iso(entry.block.added_at),
-            ]
-        )
+        writer.writerow(export_row(entry))
     return out.getvalue()
 
 

@@ -112,10 +112,21 @@ class OptinApiSettings(FunctionSettings):
 
 
 class AdminApiSettings(FunctionSettings):
-    """AdminApiFunction: status changes send prompts through the outbound topic."""
+    """AdminApiFunction: status changes send prompts through the outbound topic; large blocklist
+    files go through the blocklist bucket and queue."""
 
     outbound_topic_arn: str = Field(pattern=SNS_TOPIC_ARN)
     allowed_origin: str = Field(default="*", min_length=1, max_length=256)
+    blocklist_bucket_name: str = Field(min_length=3, max_length=63)
+    blocklist_queue_url: str = Field(min_length=1)
+
+
+class BlocklistFilesSettings(FunctionSettings):
+    """BlocklistFilesFunction: imports uploaded files and writes exports, in the blocklist bucket; its
+    queue carries S3's notifications, continuations of long imports and export requests."""
+
+    blocklist_bucket_name: str = Field(min_length=3, max_length=63)
+    blocklist_queue_url: str = Field(min_length=1)
 
 
 class PumpingDetectorSettings(FunctionSettings):

@@ -9,15 +9,17 @@ or swap in `tests/fakes.py`.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sms_consent import clock
 from sms_consent.config import ProgramConfig, load_config
 from sms_consent.settings import (
     AdminApiSettings,
+    BlocklistFilesSettings,
     ConsentFeedSettings,
     FunctionSettings,
     InboundSettings,
@@ -28,6 +30,8 @@ from sms_consent.settings import (
 )
 
 if TYPE_CHECKING:
+    from sms_consent.blocklist_export import ExportDeps
+    from sms_consent.blocklist_import import ImportDeps
     from sms_consent.consent_feed import FeedDeps
     from sms_consent.inbound import InboundDeps
     from sms_consent.ports import BreakerSource, EventSink, OutboundRequests, ProviderOptOutList
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
     from sms_consent.provider_opt_outs import SyncDeps
     from sms_consent.pumping import DetectorDeps
     from sms_consent.repository.blocklist import DynamoBlocklist
+    from sms_consent.repository.blocklist_imports import DynamoExportJobs, DynamoImportJobs
     from sms_consent.repository.breakers import DynamoBreakers
     from sms_consent.repository.consent_texts import DynamoConsentTexts
     from sms_consent.repository.counters import DynamoCounters
@@ -92,6 +97,11 @@ def consent_feed_settings() -> ConsentFeedSettings:
 @functools.cache
 def provider_sync_settings() -> ProviderSyncSettings:
     return ProviderSyncSettings.from_env()
+
+
+@functools.cache
+def blocklist_files_settings() -> BlocklistFilesSettings:
+    return BlocklistFilesSettings.from_env()
 
 
 @functools.cache
@@ -350,6 +360,74 @@ def provider_sync_deps() -> SyncDeps:
     )
 
 
+@dataclass(frozen=True)
+class BlocklistFiles:
+    """The blocklist's large files: the bucket and queue they go through, and their jobs' items."""
+
+    bucket: str
+    queue_url: str
+    s3: Any
+    sqs: Any
+    imports: DynamoImportJobs
+    exports: DynamoExportJobs
+
+
+@functools.cache
+def blocklist_files(bucket: str, queue_url: str, table_name: str, region: str) -> BlocklistFiles:
+    from sms_consent.adapters.aws import client
+    from sms_consent.repository.blocklist_imports import DynamoExportJobs, DynamoImportJobs
+
+    table = stores(table_name, region).numbers.table
+    return BlocklistFiles(
+        bucket=bucket,
+        queue_url=queue_url,
+        s3=client("s3", region),
+        sqs=client("sqs", region),
+        imports=DynamoImportJobs(table),
+        exports=DynamoExportJobs(table),
+    )
+
+
+def blocklist_files_of(settings: AdminApiSettings | BlocklistFilesSettings) -> BlocklistFiles:
+    return blocklist_files(
+        settings.blocklist_bucket_name, settings.blocklist_queue_url, settings.table_name, settings.aws_region
+    )
+
+
+@functools.cache
+def import_deps() -> ImportDeps:
+    from sms_consent.adapters.blocklist_files import S3UploadedFiles
+    from sms_consent.blocklist_import import ImportDeps
+
+    settings = blocklist_files_settings()
+    files = blocklist_files_of(settings)
+    return ImportDeps(
+        jobs=files.imports,
+        files=S3UploadedFiles(files.s3, files.bucket),
+        store=stores_of(settings).numbers,
+        default_region=program_config(settings.program_config).default_region,
+        clock=_clock,
+        requeue=lambda import_id: files.sqs.send_message(
+            QueueUrl=files.queue_url, MessageBody=json.dumps({"import_id": import_id})
+        ),
+    )
+
+
+@functools.cache
+def export_deps() -> ExportDeps:
+    from sms_consent.adapters.blocklist_files import upload_csv
+    from sms_consent.blocklist_export import ExportDeps
+
+    settings = blocklist_files_settings()
+    files = blocklist_files_of(settings)
+    return ExportDeps(
+        jobs=files.exports,
+        entries=stores_of(settings).blocklist,
+        upload=functools.partial(upload_csv, files.s3, files.bucket),
+        clock=_clock,
+    )
+
+
 @functools.cache
 def feed_deps() -> FeedDeps:
     from sms_consent.consent_feed import FeedDeps
@@ -372,6 +450,10 @@ def reset() -> None:
         pumping_detector_settings,
         consent_feed_settings,
         provider_sync_settings,
+        blocklist_files_settings,
+        blocklist_files,
+        import_deps,
+        export_deps,
         program_config,
         stores,
         cached_breakers,

@@ -136,6 +136,27 @@ class DynamoNumberStore:
             raise
         return replace(to_state(item), optout_notice_at=state.optout_notice_at, recent_sends=state.recent_sends)
 
+    def save_many(self, changes: Sequence[tuple[NumberState, Sequence[AuditEvent]]]) -> None:
+        """save() for several numbers in one transaction (a bulk import: at most 100 actions, so 50
+        numbers with one event each); ConcurrentUpdate, with nothing written, if any version moved on."""
+        try:
+            with TransactWrite(connection=self.table.connection) as transaction:
+                for state, events in changes:
+                    item = to_item(state, self._states)
+                    item.version = state.version + 1
+                    condition = (
+                        self._states.version == state.version
+                        if state.version
+                        else self._states.version.does_not_exist()
+                    )
+                    transaction.update(item, actions=self._owned_actions(item), condition=condition)
+                    for event in events:
+                        transaction.save(event_item(event, self._events), condition=self._events.pk.does_not_exist())
+        except TransactWriteError as exc:
+            if exc.cause_response_code in ("TransactionCanceledException", *THROTTLED):
+                raise ConcurrentUpdate(f"bulk write refused ({exc.cause_response_code})") from exc
+            raise
+
     def update(
         self, phone: str, decide: Callable[[NumberState], D], *, before_write: Callable[[D], None] | None = None
     ) -> Stored[D]:
