@@ -220,3 +220,23 @@ def test_an_export_is_written_to_s3_with_formulas_neutralised_and_served_by_a_pr
     assert lines[0] == "Mobile Number,Block Type,Reason,Text,Added At"
     assert lines[1].startswith("+14155550001,2,'-2+3,'=cmd|' /C calc'!A0,")
     assert lines[2].startswith("+14155550002,2,'-2+3,'@SUM(1+1),")
+
+
+def test_one_invocation_at_a_time_holds_an_import_and_a_late_one_cannot_overwrite_it(aws_stack: AwsStack) -> None:
+    from datetime import timedelta
+
+    from sms_consent.blocklist_import import ImportJob, LostLease
+    from sms_consent.clock import utc_now
+    from sms_consent.repository.blocklist_imports import DynamoImportJobs
+
+    jobs = DynamoImportJobs(stores().numbers.table)
+    now = utc_now()
+    jobs.create(ImportJob(id="f" * 32, key="uploads/" + "f" * 32, created_at=now))
+    held = jobs.claim("f" * 32, "first", until=now + timedelta(minutes=15), now=now)
+    assert held is not None
+    assert jobs.claim("f" * 32, "second", until=now + timedelta(minutes=15), now=now) is None
+    later = now + timedelta(minutes=16)  # the first invocation died without releasing it
+    assert jobs.claim("f" * 32, "second", until=later + timedelta(minutes=15), now=later) is not None
+    with pytest.raises(LostLease):
+        jobs.save(held, "first")
+    assert jobs.claim("0" * 32, "first", until=later, now=now) is None  # unknown

@@ -139,3 +139,34 @@ def test_the_same_bytes_in_a_second_import_end_as_its_duplicate_without_a_read()
     second = imp.run(deps, "b", "me", remaining_ms=lambda: 900_000)
     assert second.job is not None
     assert (second.job.status, second.job.duplicate_of, store.reads) == (imp.DONE, "a", reads)
+
+
+def test_a_file_of_rejected_lines_still_checkpoints_and_stops_in_time() -> None:
+    data = ("Mobile Number,Block Type\n" + "nope,1\n" * (imp.CHUNK_LINES * 2)).encode()
+    store, jobs = Store(), Jobs(imp.ImportJob(id="a", key="uploads/a", created_at=NOW))
+    first = imp.run(_deps(data, store, jobs), "a", "me", remaining_ms=lambda: 1)
+    assert first.job is not None
+    assert (first.finished, first.job.line, first.job.rejected, len(first.job.errors)) == (
+        False,
+        imp.CHUNK_LINES,
+        imp.CHUNK_LINES - 1,  # the header is line 1
+        imp.KEPT_ERRORS,
+    )
+    assert store.reads == 0
+
+
+def test_queued_messages_name_their_import() -> None:
+    upload = {"source": "aws.s3", "detail": {"object": {"key": "uploads/abc"}}}
+    assert imp.import_id_of(upload) == "abc"
+    assert imp.import_id_of({"import_id": "abc"}) == "abc"
+    assert imp.import_id_of({"source": "aws.s3", "detail": {"object": {"key": "exports/abc.csv"}}}) is None
+    assert imp.import_id_of({"Event": "s3:TestEvent"}) is None
+
+
+def test_an_export_request_carries_its_filter_unchanged() -> None:
+    from sms_consent.blocklist import SearchFilter
+    from sms_consent.blocklist_export import filter_message, filter_of
+
+    where = SearchFilter(NOW, NOW + timedelta(days=1), 2, "stop", "1415")
+    assert filter_of(filter_message(where)) == where
+    assert filter_of({}) == SearchFilter()

@@ -35,6 +35,7 @@ MAX_LINE_BYTES = 4096  # a row is a number and a type; a longer line is not one
 MAX_FILE_BYTES = 2 * 1024**3  # about 100 million rows; an upload beyond it is refused, not half read
 KEPT_ERRORS = 20  # the first rejected lines are kept with their reasons; all are counted
 CHUNK_ROWS = 200  # rows per checkpoint: 2 batch reads, at most 4 transactions and 1 checkpoint write
+CHUNK_LINES = 5_000  # and a checkpoint at least this often: a file of rejected lines stops in time too
 TRANSACTION_NUMBERS = 50  # two actions each (state, audit event): TransactWriteItems takes 100
 STOP_MARGIN_MS = 15_000  # stop this long before the function's timeout: one chunk and a checkpoint fit
 READ_CHUNK_BYTES = 256 * 1024
@@ -278,6 +279,7 @@ def _run(deps: ImportDeps, job: ImportJob, owner: str, remaining_ms: Callable[[]
     line, offset, rows, imported, rejected = job.line, job.offset, job.rows, job.imported, job.rejected
     errors = list(job.errors)
     written = transactions = 0
+    committed = job.line
     pending: list[ImportRow] = []
 
     def progress() -> ImportJob:  # plain counters in the loop: a dataclass copy per line costs seconds per million
@@ -293,19 +295,18 @@ def _run(deps: ImportDeps, job: ImportJob, owner: str, remaining_ms: Callable[[]
                     return _finish(deps, progress(), owner, FAILED, rejected=1, errors=(problem,))
                 continue
             parsed = parse_line(line, raw, deps.default_region)
-            if parsed is None:
-                continue
-            rows += 1
-            if isinstance(parsed, ImportProblem):
-                rejected += 1
+            if isinstance(parsed, ImportRow):
+                rows, imported = rows + 1, imported + 1
+                pending.append(parsed)
+            elif parsed is not None:
+                rows, rejected = rows + 1, rejected + 1
                 if len(errors) < KEPT_ERRORS:
                     errors.append(parsed)
-                continue
-            imported += 1
-            pending.append(parsed)
-            if len(pending) >= CHUNK_ROWS:
-                changed, used = _apply(deps, pending, job.id, deps.clock())
-                written, transactions, pending = written + changed, transactions + used, []
+            if len(pending) >= CHUNK_ROWS or line - committed >= CHUNK_LINES:
+                if pending:
+                    changed, used = _apply(deps, pending, job.id, deps.clock())
+                    written, transactions, pending = written + changed, transactions + used, []
+                committed = line
                 deps.jobs.save(progress(), owner)
                 if remaining_ms() < STOP_MARGIN_MS:
                     deps.requeue(job.id)
