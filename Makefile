@@ -75,6 +75,7 @@ test: venv browser lint typecheck template build
 # Long variants of the property-based tests (bigger example budgets), outside the 15-minute budget.
 test-long: venv
 	CONSENT_MODEL_EXAMPLES=2000 $(BIN)/python -m pytest tests/unit/test_consent_model.py $(PYTEST_ARGS)
+	LOAD_TEST_SCALE=1 $(BIN)/python -m pytest tests/e2e/test_load.py $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python -m bench
