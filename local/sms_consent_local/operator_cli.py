@@ -10,18 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
-from sms_consent_local.operator_api import OK, REFUSED, Api, OperatorError, resolve
+from sms_consent_local.operator_api import OK, REFUSED, UNAVAILABLE, Api, OperatorError, resolve
 
 SMALL_IMPORT_BYTES = 1_000_000  # POST /v1/blocklist/import's own limit
 SEARCH_PAGE = 500
+UPLOAD_CHUNK = 1 << 20
+UPLOAD_TIMEOUT = 600.0
+POLL_SECONDS = 1.0
 
 Command = Callable[[Api, argparse.Namespace, Console], int]
 
@@ -127,22 +133,60 @@ def blocklist_search(api: Api, args: argparse.Namespace, out: Console) -> int:
     return OK
 
 
-def blocklist_import(api: Api, args: argparse.Namespace, out: Console) -> int:
-    data = Path(args.file).read_bytes()
-    if len(data) > SMALL_IMPORT_BYTES:
-        raise OperatorError(
-            f"{args.file} is {len(data):,} bytes; the import route takes up to {SMALL_IMPORT_BYTES:,}: split it",
-            REFUSED,
-        )
-    with Console(stderr=True).status(f"importing {args.file}"):
-        result = api.json("POST", "/v1/blocklist/import", data=data, content_type="text/csv")
+def _report_import(
+    result: dict[str, Any], rejected: int, errors: list[dict[str, Any]], args: argparse.Namespace, out: Console
+) -> int:
     if args.json:
         _print_json(result)
     else:
-        out.print(f"imported {result['imported']} rows, rejected {len(result['rejected'])}")
-        for problem in result["rejected"][:20]:
+        out.print(f"imported {result['imported']} rows, rejected {rejected}")
+        for problem in errors[:20]:
             out.print(f"  line {problem['line']}: {problem['error']}")
-    return OK if not result["rejected"] else REFUSED
+    return OK if not rejected else REFUSED
+
+
+def _import_large(api: Api, path: Path, args: argparse.Namespace, out: Console) -> int:
+    """Any size: a presigned upload, then the import's progress until it is done."""
+    started = api.json("POST", "/v1/blocklist/imports")
+    err = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err) as progress:
+        task = progress.add_task(f"uploading {path.name}", total=path.stat().st_size)
+        with path.open("rb") as body:
+            try:
+                answer = requests.put(
+                    started["upload_url"], data=_counted(body, progress, task), timeout=UPLOAD_TIMEOUT
+                )
+            except requests.RequestException as exc:
+                raise OperatorError(f"the upload did not complete: {exc}", UNAVAILABLE) from None
+        if answer.status_code >= 300:
+            raise OperatorError(f"the upload was refused: {answer.status_code} {answer.text[:200]}", UNAVAILABLE)
+        progress.update(task, description=f"importing {path.name}", completed=0, total=None)
+        status = api.json("GET", f"/v1/blocklist/imports/{started['id']}")
+        deadline = time.monotonic() + args.wait
+        while status["status"] in ("waiting_for_upload", "running") and time.monotonic() < deadline:
+            progress.update(task, description=f"importing {path.name}: {status['rows']:,} rows read")
+            time.sleep(POLL_SECONDS)
+            status = api.json("GET", f"/v1/blocklist/imports/{started['id']}")
+    if status["status"] == "failed":
+        raise OperatorError(f"import {started['id']} failed: {status['errors'][:1]}", REFUSED)
+    if status["status"] != "done":
+        raise OperatorError(f"import {started['id']} is still {status['status']}: check it later", UNAVAILABLE)
+    return _report_import(status, status["rejected"], status["errors"], args, out)
+
+
+def _counted(body: Any, progress: Progress, task: Any) -> Any:
+    while chunk := body.read(UPLOAD_CHUNK):
+        progress.advance(task, len(chunk))
+        yield chunk
+
+
+def blocklist_import(api: Api, args: argparse.Namespace, out: Console) -> int:
+    path = Path(args.file)
+    if args.upload or path.stat().st_size > SMALL_IMPORT_BYTES:
+        return _import_large(api, path, args, out)
+    with Console(stderr=True).status(f"importing {args.file}"):
+        result = api.json("POST", "/v1/blocklist/import", data=path.read_bytes(), content_type="text/csv")
+    return _report_import(result, len(result["rejected"]), result["rejected"], args, out)
 
 
 def blocklist_export(api: Api, args: argparse.Namespace, out: Console) -> int:
@@ -231,8 +275,12 @@ def register(commands: Any) -> None:
         else:
             parser.add_argument("-o", "--output", help="file to write (standard output by default)")
         with_target(parser, command)
-    imports = blocklist.add_parser("import", help="import a CSV of 'Mobile Number,Block Type' rows")
+    imports = blocklist.add_parser(
+        "import", help="import a CSV of 'Mobile Number,Block Type' rows (over 1 MB: uploaded to S3, then imported)"
+    )
     imports.add_argument("file")
+    imports.add_argument("--upload", action="store_true", help="upload to S3 and import from there, whatever the size")
+    imports.add_argument("--wait", type=float, default=3600.0, help="seconds to follow a large import (3600)")
     with_target(imports, blocklist_import)
 
     audit = commands.add_parser("audit", help="proof of consent").add_subparsers(required=True)

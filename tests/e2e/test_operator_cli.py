@@ -71,6 +71,24 @@ def test_an_import_reports_its_rejected_lines_and_exits_4(
     assert as_json(local_stack, capsys, "numbers", "show", IMPORTED[1])["block"]["type"] == 1
 
 
+def test_a_file_goes_through_the_presigned_upload_and_its_import_is_followed(
+    local_stack: RunningStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # What a file over 1 MB takes (forced here with --upload, to keep the test small).
+    numbers = [f"+141555576{index:02d}" for index in range(40)]
+    upload = tmp_path / "big.csv"
+    upload.write_text(
+        "Mobile Number,Block Type\n" + "".join(f"{n},2\n" for n in numbers) + "nope,2\n", encoding="utf-8"
+    )
+
+    code, out, err = run(local_stack, capsys, "blocklist", "import", str(upload), "--upload", "--wait", "120")
+
+    assert code == 4, err  # one rejected line
+    assert "imported 40 rows, rejected 1" in out
+    assert "line 42" in out
+    assert as_json(local_stack, capsys, "numbers", "show", numbers[-1])["block"]["type"] == 2
+
+
 def test_history_and_the_proof_of_consent_of_a_number(
     local_stack: RunningStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
