@@ -109,8 +109,32 @@ def _superseded(state: NumberState, decision: InboundDecision, at: datetime) -> 
     )
 
 
+def _redelivered(state: NumberState, decision: InboundDecision, at: datetime) -> bool:
+    """This very message already decided every program it changes (stored at its own instant, with the
+    status it sets): a retry after the first attempt stored it and then failed (a lost reply, a lost
+    answer from the table). Recording it again would count the opt-out twice."""
+    if not decision.change.changed or not decision.programs:
+        return False
+    new = decision.change.state.programs
+    return all(
+        (current := state.programs.get(program)) is not None
+        and program in new
+        and current.decided_at == utc(at)
+        and current.status is new[program].status
+        for program in decision.programs
+    )
+
+
 def decide(state: NumberState, ctx: InboundContext) -> InboundDecision:
     """What the message does to this state. Pure: storage may call it again on fresher state."""
+    decision = _decide(state, ctx)
+    if _redelivered(state, decision, ctx.at):
+        # Stored already: change nothing, but send the replies (the first attempt may have failed before them).
+        return InboundDecision(decision.action, Change(state), decision.replies, decision.programs)
+    return decision
+
+
+def _decide(state: NumberState, ctx: InboundContext) -> InboundDecision:
     intent = ctx.classification.intent
     blocked = state.block is not None and state.block.blocks_inbound
     if intent is keywords.Intent.OPT_OUT:

