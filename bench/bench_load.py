@@ -215,11 +215,14 @@ def report(
     Console(file=out, width=120, force_terminal=False, color_system=None).print(table)
     top = ", ".join(f"{name.split(':')[1]} {count:,}" for name, count in Counter(dynamodb).most_common(6))
     problems = found.problems
+    confirming = sum(1 for script in plan.signups for step in script.steps if step.action == "sms")
+    texting = plan.inbound_publishes - confirming
     lines = [
         *out.getvalue().rstrip().splitlines(),
         f"{plan.inbound_publishes:,} inbound publishes ({plan.distinct_inbound:,} distinct, {plan.duplicates:,} "
-        f"duplicate deliveries) from {len(plan.all):,} numbers; {plan.posts:,} POST /v1/optins for "
-        f"{len(plan.signups):,} numbers (resubmissions included); {found.outbox_lines:,} outbox lines",
+        f"duplicate deliveries): {texting:,} from {len(plan.conversations):,} texting numbers, {confirming:,} YES "
+        f"from sign-up numbers; {plan.posts:,} POST /v1/optins for {len(plan.signups):,} numbers (resubmissions "
+        f"included); {found.outbox_lines:,} outbox lines, {len(found.dead_letters)} dead-letter queues checked",
         f"Locust users: {results['users']}; load {elapsed:.1f} s, then {drained:.1f} s until every queue was empty",
         f"DynamoDB requests during the load: {sum(dynamodb.values()):,} ({top}); stream reads "
         f"{sum(c for n, c in calls.items() if n.startswith('dynamodbstreams:')):,}",
