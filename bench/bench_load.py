@@ -226,7 +226,9 @@ def report(
         f"Locust users: {results['users']}; load {elapsed:.1f} s, then {drained:.1f} s until every queue was empty",
         f"DynamoDB requests during the load: {sum(dynamodb.values()):,} ({top}); stream reads "
         f"{sum(c for n, c in calls.items() if n.startswith('dynamodbstreams:')):,}",
-        "ratios: latency under load / idle p50; throughput x idle p50 = how many round trips overlapped",
+        "ratios: latency under load / idle p50; throughput x idle p50 = how many round trips overlapped. The rates"
+        " are the mix's, set by the driver: sign-up users are a fifth of the users and their scripts wait for"
+        " prompts and SMS confirmations (bench_local_throughput measures sign-ups alone)",
     ]
     if problems:
         lines.append(f"DEFECTS ({sum(len(v) for v in problems.values())}):")

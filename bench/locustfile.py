@@ -90,6 +90,7 @@ class Shared:
 
 
 SHARED: Shared | None = None
+LIBRARY_RUN = False  # main() runs and ends the test itself
 
 
 def shared() -> Shared:
@@ -115,7 +116,15 @@ def _start_tail(environment: Environment, **kwargs: Any) -> None:
             state.tail()
             gevent.sleep(TAIL_INTERVAL)
 
+    def quit_when_done() -> None:  # under `locust -f`: end the run once every script is played
+        while state.remaining > 0:
+            gevent.sleep(0.2)
+        if environment.runner is not None:
+            environment.runner.quit()
+
     gevent.spawn(loop)
+    if not LIBRARY_RUN:
+        gevent.spawn(quit_when_done)
 
 
 @events.test_stop.add_listener
@@ -249,6 +258,11 @@ class SignupUser(ScriptPlayer, HttpUser):
             state.finished()
 
 
+_load_from_environment()  # under `locust -f`: the plan and the stack from LOAD_PLAN and LOAD_OUTPUTS
+if SHARED is not None:
+    SignupUser.host = SHARED.outputs["ApiUrl"]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("plan", type=Path)
@@ -257,7 +271,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--users", type=int, default=64, help="concurrent numbers (64)")
     parser.add_argument("--deadline", type=float, default=3600.0, help="give up after this many seconds")
     args = parser.parse_args(argv)
-    global SHARED
+    global SHARED, LIBRARY_RUN
+    LIBRARY_RUN = True
     plan = Plan.from_json(args.plan.read_text())
     SHARED = Shared(plan, json.loads(args.outputs.read_text()))
     outputs = SHARED.outputs
