@@ -105,6 +105,9 @@ class Sender(_Strict):
     number: str
     bare_stop: Literal["all", "ask"] = "all"
     programs: tuple[str, ...] = Field(min_length=1)
+    # Enabled for MMS with the provider. Off unless said: an MMS from a number that is not enabled is
+    # refused, while its media as a link in an SMS always arrives (see `sms_consent.mms`).
+    mms: bool = False
     # Sender-level replies, needed where several programs share the number.
     stop_menu: str | None = Field(default=None, max_length=MAX_REPLY_LENGTH)
     stop_all: str | None = Field(default=None, max_length=MAX_REPLY_LENGTH)

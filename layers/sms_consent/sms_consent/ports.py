@@ -223,15 +223,31 @@ class RateLimiter(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class MediaFile:
+    """One media file as HeadObject described it; the gate judges its type and size."""
+
+    url: str
+    content_type: str  # lower case, without parameters; "" when S3 has none
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class MediaReport:
-    """What HeadObject said about a request's MMS media."""
+    """What HeadObject said about a request's MMS media: the files it read, and those it could not."""
 
     total_bytes: int = 0
-    problems: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # files that could not be read, or not named as s3://bucket/key
+    files: tuple[MediaFile, ...] = ()
 
 
 class MediaInspector(Protocol):
     def inspect(self, urls: Sequence[str]) -> MediaReport: ...
+
+
+class MediaLinks(Protocol):
+    """A link a handset can open for a media file (an s3:// URL), for recipients that cannot take MMS."""
+
+    def link_for(self, url: str) -> str: ...
 
 
 class Deferrals(Protocol):

@@ -13,19 +13,21 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sms_consent import breakers, consent, phones
+from sms_consent import breakers, consent, mms, phones
 from sms_consent.clock import Clock, iso
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import NumberState, Source, Status
 from sms_consent.frequency_caps import Cap, caps_for, first_reached, is_reply, log_after_send
-from sms_consent.message_content import body_with_notice, message_problem
+from sms_consent.message_content import body_with_notice, media_problem, message_problem
 from sms_consent.messages import BusEvent, Category, OutboundRequest, OutgoingSms
+from sms_consent.mms import Delivery
 from sms_consent.ports import (
     BreakerSource,
     Deferrals,
     EventSink,
     GateStore,
     MediaInspector,
+    MediaLinks,
     MediaReport,
     NumberStore,
     RecipientOptedOut,
@@ -71,6 +73,8 @@ class GateDecision:
     body: str = ""
     notice: bool = False
     caps: tuple[Cap, ...] = ()  # what an allowed send counts against (reserved when it is sent)
+    delivery: Delivery = Delivery.SMS  # sms_link: `body` carries the media as links, sent as SMS
+    detail: str | None = None  # which limit a MESSAGE_INVALID broke
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -78,6 +82,8 @@ class GateDecision:
             "decision": self.decision.value,
             "reason": self.reason.value,
             "retry_at": iso(self.retry_at) if self.retry_at else None,
+            "delivery": self.delivery.value,
+            "detail": self.detail,
         }
 
 
@@ -94,6 +100,7 @@ class GateReaders:
     breakers: BreakerSource
     media: MediaInspector
     clock: Clock
+    links: MediaLinks | None = field(default=None, kw_only=True)  # None: MMS to non-MMS recipients is refused
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ class Situation:
     now: datetime
     notice_days: int = 30
     extra: dict[str, str] = field(default_factory=dict)
+    links: Mapping[str, str] = field(default_factory=dict)  # media URL -> a link a handset can open
 
 
 # ---------------------------------------------------------------------- the decision
@@ -127,13 +135,16 @@ def _decide_one(
     try:
         phone = phones.parse(raw, config.default_region)
     except phones.InvalidPhoneNumber:
-        return GateDecision(raw, Verdict.DENY, Reason.INVALID_NUMBER)
+        return GateDecision(
+            raw, Verdict.DENY, Reason.INVALID_NUMBER, delivery=mms.delivery_for(None, None, request.media_urls)
+        )
     e164 = phone.e164
     state = situation.states.get(e164) or NumberState(phone=e164)
     category = request.category
+    delivery = mms.delivery_for(phone, config.sender(sender), request.media_urls)
 
-    def deny(reason: Reason) -> GateDecision:
-        return GateDecision(e164, Verdict.DENY, reason)
+    def deny(reason: Reason, detail: str | None = None) -> GateDecision:
+        return GateDecision(e164, Verdict.DENY, reason, delivery=delivery, detail=detail)
 
     if state.block is not None and state.block.blocks_outbound:
         return deny(Reason.BLOCKED_OUTBOUND)
@@ -141,7 +152,7 @@ def _decide_one(
     if category is Category.COMPLIANCE_REPLY:
         if first_reached(caps, state, situation.now) is not None:
             return deny(Reason.FREQUENCY_CAP)
-        return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=request.body, caps=caps)
+        return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=request.body, caps=caps, delivery=delivery)
     if phone.number_type in config.blocked_number_types:
         return deny(Reason.NUMBER_TYPE_NOT_ALLOWED)
     if phone.country not in program.allowed_countries:
@@ -155,15 +166,38 @@ def _decide_one(
         pending = state.effective_status(request.program, situation.now) is Status.PENDING
         return deny(Reason.PENDING_CONFIRMATION if pending else Reason.NOT_SUBSCRIBED)
     body, notice = body_with_notice(request, state, situation.now, situation.notice_days)
-    if message_problem(request, body, program, situation.media):
-        return deny(Reason.MESSAGE_INVALID)
+    if delivery is Delivery.SMS_LINK:
+        body, problem = _with_links(request, program, situation, notice_due=notice)
+    else:
+        problem = message_problem(request, body, program, situation.media)
+    if problem is not None:
+        return deny(Reason.MESSAGE_INVALID, problem)
     if category is Category.MARKETING:
         retry_at = next_allowed(phone, situation.now, config.quiet_hours_policy)
         if retry_at is not None:
-            return GateDecision(e164, Verdict.DEFER, Reason.QUIET_HOURS, retry_at=retry_at)
+            return GateDecision(e164, Verdict.DEFER, Reason.QUIET_HOURS, retry_at=retry_at, delivery=delivery)
     if first_reached(caps, state, situation.now) is not None:
         return deny(Reason.FREQUENCY_CAP)
-    return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=body, notice=notice, caps=caps)
+    return GateDecision(e164, Verdict.ALLOW, Reason.ALLOWED, body=body, notice=notice, caps=caps, delivery=delivery)
+
+
+def _with_links(
+    request: OutboundRequest, program: Program, situation: Situation, *, notice_due: bool
+) -> tuple[str, str | None]:
+    """The SMS that carries an MMS's media as links, or why there is none (the media is still held to
+    the MMS limits: the same request is valid or not whoever receives it)."""
+    problem = media_problem(situation.media, request.body)
+    if problem is not None:
+        return "", problem
+    missing = [url for url in request.media_urls if url not in situation.links]
+    if missing:
+        return "", f"link: no link can be made for {missing[0][:100]}"
+    links = [situation.links[url] for url in request.media_urls]
+    body = mms.link_text(request.body, links, program.max_segments, notice_due=notice_due)
+    if body is None:
+        length = sum(len(link) for link in links)
+        return "", f"link: {length} characters of links do not fit {program.max_segments} segments (set a media domain)"
+    return body, None
 
 
 def resolve_program(request: OutboundRequest, config: ProgramConfig) -> tuple[Program, str]:
@@ -207,12 +241,16 @@ def situation_for(request: OutboundRequest, deps: GateReaders, at: datetime | No
     sends nothing."""
     now = at or deps.clock()
     numbers = _e164s(request, deps.config.default_region)
+    media = deps.media.inspect(request.media_urls) if request.media_urls else MediaReport()
+    readable = {file.url for file in media.files}
     return Situation(
         states=deps.store.get_many(numbers) if numbers else {},
         open_breakers=deps.breakers.open_breakers(now),
-        media=deps.media.inspect(request.media_urls) if request.media_urls else MediaReport(),
+        media=media,
         now=now,
         notice_days=deps.config.optout_notice_days,
+        # Made for every request with media: signing is local, cheaper than knowing who needs them.
+        links={url: deps.links.link_for(url) for url in readable} if deps.links else {},
     )
 
 
@@ -281,7 +319,7 @@ def _send(
         to=decision.phone,
         sender=sender,
         body=decision.body,
-        media_urls=request.media_urls,
+        media_urls=request.media_urls if decision.delivery is Delivery.MMS else (),  # sms_link: links in the body
         category=request.category,
         program=request.program,
         request_id=request.request_id,

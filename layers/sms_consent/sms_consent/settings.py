@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_PROGRAM_CONFIG = Path(__file__).parent / "config" / "programs.yaml"
 SNS_TOPIC_ARN = r"^arn:aws[\w-]*:sns:"
+# Media links for recipients that cannot take MMS: a host name (optionally with a path) in front of the
+# media bucket, else presigned URLs; 7 days is the longest a presigned URL can live.
+MEDIA_LINK_DOMAIN = r"^([A-Za-z0-9.-]+(/[A-Za-z0-9._~/-]*)?)?$"
+MEDIA_LINK_TTL = 7 * 24 * 3600
 
 
 class SettingsError(RuntimeError):
@@ -80,6 +84,8 @@ class SendGateSettings(FunctionSettings):
     configuration_set_name: str = ""
     protect_configuration_id: str = ""
     media_bucket_name: str = ""
+    media_link_domain: str = Field(default="", max_length=253, pattern=MEDIA_LINK_DOMAIN)
+    media_link_ttl_seconds: int = Field(default=MEDIA_LINK_TTL, ge=60, le=MEDIA_LINK_TTL)
 
 
 class OptinApiSettings(FunctionSettings):
@@ -119,6 +125,9 @@ class AdminApiSettings(FunctionSettings):
     allowed_origin: str = Field(default="*", min_length=1, max_length=256)
     blocklist_bucket_name: str = Field(min_length=3, max_length=63)
     blocklist_queue_url: str = Field(min_length=1)
+    # The gate check makes the same media links as the gate, to fit them into the segments it reports.
+    media_link_domain: str = Field(default="", max_length=253, pattern=MEDIA_LINK_DOMAIN)
+    media_link_ttl_seconds: int = Field(default=MEDIA_LINK_TTL, ge=60, le=MEDIA_LINK_TTL)
 
 
 class BlocklistFilesSettings(FunctionSettings):

@@ -201,9 +201,9 @@ def inbound_deps() -> InboundDeps:
     )
 
 
-def _gate_readers(settings: FunctionSettings) -> GateReaders:
+def _gate_readers(settings: SendGateSettings | AdminApiSettings) -> GateReaders:
     from sms_consent.adapters.aws import client
-    from sms_consent.adapters.media import S3MediaInspector
+    from sms_consent.adapters.media import S3MediaInspector, S3MediaLinks
     from sms_consent.send_gate import GateReaders
 
     return GateReaders(
@@ -212,6 +212,11 @@ def _gate_readers(settings: FunctionSettings) -> GateReaders:
         breakers=cached_breakers(settings.table_name, settings.aws_region),
         media=S3MediaInspector(client("s3", settings.aws_region)),
         clock=_clock,
+        links=S3MediaLinks(
+            client("s3", settings.aws_region),
+            domain=settings.media_link_domain,
+            ttl_seconds=settings.media_link_ttl_seconds,
+        ),
     )
 
 
@@ -231,6 +236,7 @@ def gate_deps() -> GateDeps:
         breakers=readers.breakers,
         media=readers.media,
         clock=readers.clock,
+        links=readers.links,
         sender=build_sender(
             settings.sender_adapter,
             region=settings.aws_region,

@@ -1,15 +1,22 @@
-"""MMS media checks with S3 HeadObject: size and content type, never downloading the object."""
+"""MMS media on S3: HeadObject describes each file (never downloading it), and links let a handset that
+cannot take MMS open it instead."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
-from sms_consent.message_content import MMS_TYPES
-from sms_consent.ports import MediaReport, StoreUnavailable
+from sms_consent.ports import MediaFile, MediaReport, StoreUnavailable
 
 _TRANSIENT = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"})
+
+
+def _bucket_and_key(url: str) -> tuple[str, str] | None:
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+        return None
+    return parsed.netloc, parsed.path.lstrip("/")
 
 
 class S3MediaInspector:
@@ -19,15 +26,15 @@ class S3MediaInspector:
     def inspect(self, urls: Sequence[str]) -> MediaReport:
         from botocore.exceptions import ClientError
 
-        total = 0
+        files: list[MediaFile] = []
         problems: list[str] = []
         for url in urls:
-            parsed = urlparse(url)
-            if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+            location = _bucket_and_key(url)
+            if location is None:
                 problems.append(f"{url[:100]}: media must be given as s3://bucket/key")
                 continue
             try:
-                head = self._client.head_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+                head = self._client.head_object(Bucket=location[0], Key=location[1])
             except ClientError as exc:
                 status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
                 if status >= 500 or exc.response.get("Error", {}).get("Code") in _TRANSIENT:
@@ -35,8 +42,30 @@ class S3MediaInspector:
                     raise StoreUnavailable(f"media could not be checked: {url[:100]}") from exc
                 problems.append(f"{url[:100]}: {exc.response.get('Error', {}).get('Code', 'not readable')}")
                 continue
-            total += int(head.get("ContentLength", 0))
             content_type = str(head.get("ContentType", "")).split(";")[0].strip().lower()
-            if content_type not in MMS_TYPES:
-                problems.append(f"{url[:100]}: type {content_type or 'unknown'} is not supported for MMS")
-        return MediaReport(total_bytes=total, problems=tuple(problems))
+            files.append(MediaFile(url=url, content_type=content_type, size=int(head.get("ContentLength", 0))))
+        return MediaReport(total_bytes=sum(f.size for f in files), problems=tuple(problems), files=tuple(files))
+
+
+class S3MediaLinks:
+    """`https://<domain>/<key>` when a media domain (a CDN in front of the bucket) is configured, else a
+    presigned GET URL valid for `ttl_seconds`. A presigned URL is signed with the function's role
+    credentials: it stops working when they expire, whatever its lifetime, and their session token
+    makes it about a kilobyte long; a media domain gives short links that last."""
+
+    def __init__(self, client: Any, *, domain: str = "", ttl_seconds: int = 604_800) -> None:
+        self._client = client
+        self._domain = domain.strip().strip("/")
+        self._ttl_seconds = ttl_seconds
+
+    def link_for(self, url: str) -> str:
+        location = _bucket_and_key(url)
+        if location is None:
+            raise ValueError(f"not an s3://bucket/key URL: {url[:100]}")
+        bucket, key = location
+        if self._domain:
+            return f"https://{self._domain}/{quote(key)}"
+        link: str = self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self._ttl_seconds
+        )
+        return link

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +37,15 @@ class GateDecisionView(BaseModel):
     decision: str
     reason: str
     retry_at: str | None
+    delivery: Literal["sms", "mms", "sms_link"] = Field(
+        description="sms: no media; mms: the media as MMS (a US or Canadian mobile, from a sender enabled for "
+        "MMS); sms_link: an SMS whose text carries a link to each media file, shortened to the segment limit"
+    )
+    detail: str | None = Field(
+        default=None,
+        description="for MESSAGE_INVALID, the limit broken, named first: empty, segments, media, type, "
+        "per file, total or link",
+    )
 
 
 class GateCheckResponse(BaseModel):
