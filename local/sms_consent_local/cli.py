@@ -169,6 +169,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from sms_consent.compliance_lint import sender_warnings
     from sms_consent.config import ConfigError, load_config
     from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
 
@@ -178,7 +179,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{path}: OK ({len(config.programs)} programs, {len(config.senders)} senders)")
+    # Warnings (sender hygiene) do not stop a configuration from loading; --strict makes CI fail on them.
+    warnings = sender_warnings(config)
+    for warning in warnings:
+        print(f"warning: {path}: {warning.where}, field '{warning.field}': {warning.message}", file=sys.stderr)
+    counts = f"{len(config.programs)} programs, {len(config.senders)} senders, {len(warnings)} warning(s)"
+    if warnings and args.strict:
+        print(f"{path}: FAILED with --strict ({counts})", file=sys.stderr)
+        return 1
+    print(f"{path}: OK ({counts})")
     return 0
 
 
@@ -220,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lint = commands.add_parser("lint", help="validate a program configuration (schema + compliance lint)")
     lint.add_argument("config", nargs="?", help="path of programs.yaml (the shipped one by default)")
+    lint.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too, for CI")
     lint.set_defaults(func=cmd_lint)
 
     from sms_consent_local import operator_cli
