@@ -213,7 +213,7 @@ def _gate_readers(settings: SendGateSettings | AdminApiSettings) -> GateReaders:
         media=S3MediaInspector(client("s3", settings.aws_region)),
         clock=_clock,
         links=S3MediaLinks(
-            client("s3", settings.aws_region),
+            settings.aws_region,
             domain=settings.media_link_domain,
             ttl_seconds=settings.media_link_ttl_seconds,
         ),

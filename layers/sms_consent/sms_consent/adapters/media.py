@@ -3,6 +3,7 @@ cannot take MMS open it instead."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -53,10 +54,18 @@ class S3MediaLinks:
     credentials: it stops working when they expire, whatever its lifetime, and their session token
     makes it about a kilobyte long; a media domain gives short links that last."""
 
-    def __init__(self, client: Any, *, domain: str = "", ttl_seconds: int = 604_800) -> None:
-        self._client = client
+    def __init__(self, region: str, *, domain: str = "", ttl_seconds: int = 604_800) -> None:
+        self._region = region
         self._domain = domain.strip().strip("/")
         self._ttl_seconds = ttl_seconds
+
+    @functools.cached_property
+    def _signer(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        # SigV4 explicitly: botocore may otherwise presign with SigV2, which S3 is retiring.
+        return boto3.session.Session().client("s3", region_name=self._region, config=Config(signature_version="s3v4"))
 
     def link_for(self, url: str) -> str:
         location = _bucket_and_key(url)
@@ -65,7 +74,7 @@ class S3MediaLinks:
         bucket, key = location
         if self._domain:
             return f"https://{self._domain}/{quote(key)}"
-        link: str = self._client.generate_presigned_url(
+        link: str = self._signer.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self._ttl_seconds
         )
         return link
