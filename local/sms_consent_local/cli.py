@@ -1,5 +1,5 @@
-"""`sms-consent`: the local stack (`local`), a handset (`sms`), a schedule fired now (`schedule`), and
-the configuration lint (`lint`)."""
+"""`sms-consent`: the local stack (`local`), a handset (`sms`), a schedule fired now (`schedule`), the
+configuration lint (`lint`) and a carrier auditor's walk through the running stack (`drill`)."""
 
 from __future__ import annotations
 
@@ -235,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     from sms_consent_local import operator_cli
 
     operator_cli.register(commands)
+
+    from sms_consent_local import drill
+
+    drill.register(commands)
 
     args = parser.parse_args(argv)
     result: int = args.func(args)
