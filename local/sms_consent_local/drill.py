@@ -25,7 +25,8 @@ Targets:
   caller's AWS credentials, and the admin API is found as `sms-consent numbers` finds it. Replies go
   out through End User Messaging SMS to the fictional handsets, where nobody can read them: a deployed
   drill checks the state changes only, and marks every reply "not observed" (the local drill, on the
-  same configuration, checks their content).
+  same configuration, checks their content). A step that changes no state (HELP, the menu) gets
+  `--settle` seconds before the handset's next text, as nothing tells when it was processed.
 
 `--config` must be the configuration the target runs (the shipped one by default).
 """
@@ -55,6 +56,9 @@ FICTIONAL_EXCHANGE = "55501"  # 555-0100 to 555-0199
 REPLY_TIMEOUT_SECONDS = 20.0
 STATE_TIMEOUT_SECONDS = 5.0
 SETTLE_SECONDS = 0.3  # after the expected replies, how long an extra (duplicate) one has to show
+# Without replies to wait for (a deployed stack), how long a step that changes nothing is given to be
+# processed before the next text from the same handset.
+UNOBSERVED_SETTLE_SECONDS = 5.0
 WALKS_IN_PARALLEL = 4
 FAILED = 1
 
@@ -201,6 +205,7 @@ class Drill:
     line: Line
     api: Api
     reply_timeout: float = REPLY_TIMEOUT_SECONDS
+    unobserved_settle: float = UNOBSERVED_SETTLE_SECONDS
 
     def statuses(self, phone: str) -> Statuses:
         number = self.api.json("GET", f"/v1/numbers/{urllib.parse.quote(phone)}")
@@ -211,6 +216,8 @@ class Drill:
         step: Step,
         expected: Sequence[tuple[ReplyKind, tuple[Program, ...]]],
         state_check: StateCheck,
+        *,
+        changes_state: bool = True,
     ) -> tuple[Step, Statuses]:
         """Send the step's text; check the replies against `expected` (any order) and the state change."""
         before = self.statuses(step.phone)
@@ -218,6 +225,9 @@ class Drill:
         received = self.line.replies(step.phone, step.sender, len(expected), self.reply_timeout)
         if received is None:
             step.observed = False
+            if not changes_state:
+                # Nothing to wait for: give the stack time to process it, or the next text could overtake it.
+                time.sleep(self.unobserved_settle)
         else:
             step.replies = [str(line.get("body", "")) for line in received]
             step.problems += _reply_problems(step.replies, expected, self.reply_timeout)
@@ -239,7 +249,10 @@ class Drill:
         # A shared sender's own HELP speaks for all its programs; otherwise the first program's.
         speaks_for = programs if len(programs) > 1 and sender.help else programs[:1]
         step, _ = self.exchange(
-            Step(sender.number, None, "HELP", phone, "HELP"), [("help", speaks_for)], _unchanged(sender)
+            Step(sender.number, None, "HELP", phone, "HELP"),
+            [("help", speaks_for)],
+            _unchanged(sender),
+            changes_state=False,
         )
         return [step]
 
@@ -306,7 +319,10 @@ class Drill:
             return steps
         programs = self._programs(sender)
         menu, _ = self.exchange(
-            Step(sender.number, None, "STOP menu", phone, "STOP"), [("stop_menu", programs)], _unchanged(sender)
+            Step(sender.number, None, "STOP menu", phone, "STOP"),
+            [("stop_menu", programs)],
+            _unchanged(sender),
+            changes_state=False,
         )
         steps.append(menu)
         if not menu.passed:
@@ -457,7 +473,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
             line: Line = DeployedLine(args.stack, args.region)
         else:
             line = LocalLine(json.loads((workdir / "outputs.json").read_text(encoding="utf-8")), workdir)
-        steps = Drill(config, line, Api(target), reply_timeout=args.wait).run(handsets)
+        steps = Drill(config, line, Api(target), reply_timeout=args.wait, unobserved_settle=args.settle).run(handsets)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -494,5 +510,11 @@ def register(commands: Any) -> None:
         help="the first fictional handset, +1 NPA 555-01xx (default: a random area code and start)",
     )
     drill.add_argument("--wait", type=float, default=REPLY_TIMEOUT_SECONDS, help="seconds to wait for a reply (20)")
+    drill.add_argument(
+        "--settle",
+        type=float,
+        default=UNOBSERVED_SETTLE_SECONDS,
+        help="on a deployed stack, seconds given to a step that changes no state (5)",
+    )
     drill.add_argument("--json", action="store_true", help="print the steps as JSON instead of a table")
     drill.set_defaults(func=cmd_drill)

@@ -4,6 +4,7 @@ auditor takes, and a configuration whose HELP reply is broken fails, naming that
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.e2e.conftest import RunningStack, start_stack, stop_stack
 # Fictional handsets (555-01xx), in area codes of their own so that the tests never share one.
 SAMPLE_HANDSETS = "+12065550100"
 BROKEN_HANDSETS = "+17205550100"
+DEPLOYED_HANDSETS = "+13035550100"
 # Loads (it gives a support contact), but names no brand and says nothing of STOP.
 BROKEN_HELP = "Questions? Write to support@example.com."
 
@@ -90,3 +92,38 @@ def test_a_broken_help_reply_fails_the_drill_naming_the_step(
     assert "HELP+17205550100FAILhelpreplymustnametheprogramorbrand" in table
     assert "helpreplymustsayhowtooptout(STOP)" in table
     assert table.count("FAIL") == 1
+
+
+def test_a_deployed_stack_is_found_by_its_outputs_and_drilled_on_state_changes(
+    local_stack: RunningStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The emulator stands in for an AWS account: a CloudFormation stack there carries the outputs a
+    # deployed stack has, pointing at the local stack's API, key and inbound topic.
+    for name, value in {
+        "AWS_ENDPOINT_URL": local_stack.endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    outputs = {name: {"Value": local_stack.outputs[name]} for name in ("ApiUrl", "ApiKeyId", "InboundSmsTopicArn")}
+    template = {"Resources": {"Marker": {"Type": "AWS::SNS::Topic"}}, "Outputs": outputs}
+    stack_name = f"sms-consent-drill-{uuid.uuid4().hex[:8]}"
+    local_stack.client("cloudformation").create_stack(StackName=stack_name, TemplateBody=json.dumps(template))
+
+    target = ["--stack", stack_name, "--region", "us-east-1"]
+    # An empty working folder: the target can only come from the stack's outputs.
+    code = cli.main(
+        ["--workdir", str(tmp_path), "drill", *target, "--numbers-from", DEPLOYED_HANDSETS, "--settle", "1", "--json"]
+    )
+    captured = capsys.readouterr()
+
+    report: dict[str, Any] = json.loads(captured.out)
+    assert code == 0, captured.err
+    assert report["target"] == f"stack {stack_name}"
+    assert len(report["steps"]) == 21
+    # Replies reach fictional handsets through the provider, where the drill cannot read them.
+    assert all(step["observed"] is False and step["replies"] == [] for step in report["steps"])
+    stop = next(step for step in report["steps"] if step["name"] == "menu answer STOP TONE1")
+    number = local_stack.api("GET", f"/v1/numbers/{stop['phone']}").json()
+    assert {p: v["status"] for p, v in number["programs"].items()} == {"tone1": "unsubscribed", "tone2": "unsubscribed"}
