@@ -32,7 +32,7 @@ from sms_consent_local import iam_calls
 from sms_consent_local.harness import environment
 from tests import faults
 from tests.conftest import AwsStack, api_request, load_event, response_headers, stores
-from tests.integration.test_optin_api import form, post
+from tests.integration.test_optin_api import CONSENT_TEXT, form, post
 
 NOON = datetime(2026, 11, 24, 12, 1, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)  # a Tuesday
 PHONE = "+14155550123"
@@ -53,6 +53,7 @@ class Run:
     stub: Stubber | None = None
     stub_responses: int = 0
     opt_outs_before: int = 0
+    answered_before: bool = False  # the faulted attempt of an API call succeeded: the "retry" is a new request
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> tuple[Any, BaseException | None]:
         try:
@@ -112,7 +113,7 @@ def grants(run: Run) -> list[consent.AuditEvent]:
     return [event for event in history(run) if event.event_type is EventType.GRANTED and event.program]
 
 
-def status(run: Run) -> Status:
+def status(run: Run) -> Status | None:
     return stores().numbers.get(run.phone).status("alerts")
 
 
@@ -192,8 +193,10 @@ def _inbound_check(events_of: Callable[[Run], list[consent.AuditEvent]], wanted:
         assert len(events_of(run)) <= 1, "the change was recorded twice"
         if not faulted:
             assert len(events_of(run)) == 1
-            answered = replies(run)
-            assert len(answered) == 1, f"{len(answered)} replies to one message"
+            # Published again after a retry, a reply is the same request, which the gate sends once
+            # (test_a_request_delivered_again_is_sent_once).
+            answered = {reply["request_id"] for reply in replies(run)}
+            assert len(answered) == 1, f"{len(answered)} different replies to one message"
 
     return check
 
@@ -244,12 +247,19 @@ GATE_READS = frozenset(
 )
 
 
+# The calls that put a text on a phone, and the faults after which nobody knows whether it went.
+SENDS = frozenset({("sns", "Publish"), ("pinpoint-sms-voice-v2", "SendMediaMessage")})
+UNANSWERED = frozenset({"connection reset", "read timeout"})
+
+
 def _check_gate(run: Run, result: Any, error: BaseException | None, faulted: bool) -> None:
     decided = [e for e in run.stack._drain("bus") if e["detail-type"] == "SendDecided"]
     reasons = {e["detail"]["reason"] for e in decided if e["detail"]["phone"] == run.phone}
     if not faulted:
         assert error is None, f"the retry failed: {error!r}"
-        assert sent(run) == 1, f"{sent(run)} messages for one request"
+        unanswered = any((s, o) in SENDS and fault in UNANSWERED for _, s, o, fault in run.injector.injected)
+        # A send without an answer is never repeated: at most once, by design (docs/reliability.md).
+        assert sent(run) == 1 or (unanswered and sent(run) == 0), f"{sent(run)} messages for one request"
         return
     if any((service, operation) in GATE_READS for _, service, operation, _ in run.injector.injected):
         assert sent(run) == 0, "sent what it could not verify"
@@ -258,9 +268,16 @@ def _check_gate(run: Run, result: Any, error: BaseException | None, faulted: boo
         assert reasons <= {"ALLOWED"}, reasons
 
 
+def _setup_optin(run: Run) -> None:
+    wiring.reset()  # the breakers are read once a minute per warm function: a cold one reads them
+
+
 def _act_optin(run: Run) -> tuple[Any, BaseException | None]:
     try:
-        return post(run.stack, form(phone=run.phone)), None
+        # A consent text of its own (stored once per text) and an address of its own (rate limits).
+        text = f"{CONSENT_TEXT} Ref {run.phone[-4:]}."
+        ip = f"198.51.100.{int(run.phone[-3:]) % 250}"
+        return post(run.stack, form(phone=run.phone, consent_text=text), ip=ip), None
     except Exception as exc:
         return None, exc
 
@@ -328,7 +345,9 @@ def _check_admin(run: Run, result: Any, error: BaseException | None, faulted: bo
         return
     assert result["statusCode"] == 200, result["body"]
     assert status(run) is Status.UNSUBSCRIBED
-    assert len(revocations(run)) == 1
+    # One event per request that succeeded (a repeated opt-out is recorded, never skipped: consent.revoke).
+    assert len(revocations(run)) == 1 + run.answered_before
+    run.answered_before = faulted
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -343,7 +362,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "gate marketing via SNS": Scenario("SendGateFunction", _gate_setup("sns"), _act_gate_sms, _check_gate),
     "gate MMS via End User Messaging": Scenario("SendGateFunction", _gate_setup("eum"), _act_gate_mms, _check_gate),
-    "POST /v1/optins": Scenario("OptinApiFunction", lambda run: None, _act_optin, _check_optin),
+    "POST /v1/optins": Scenario("OptinApiFunction", _setup_optin, _act_optin, _check_optin),
     "consent feed": Scenario("ConsentFeedFunction", _setup_feed, _act_feed, _check_feed),
     "admin PUT status": Scenario("AdminApiFunction", subscribe, _act_admin, _check_admin),
 }
@@ -375,6 +394,7 @@ SITES: dict[str, tuple[faults.Site, ...]] = {
         ("dynamodb", "BatchGetItem"),  # consent and blocklist
         ("dynamodb", "Query"),  # breakers
         ("dynamodb", "UpdateItem"),  # the frequency cap's reservation
+        ("dynamodb", "PutItem"),  # the claim on this request's one send to this number
         ("sns", "Publish"),  # the SMS, to the phone number
         ("events", "PutEvents"),  # SendDecided
     ),
@@ -383,6 +403,7 @@ SITES: dict[str, tuple[faults.Site, ...]] = {
         ("dynamodb", "Query"),
         ("s3", "HeadObject"),  # the media's size and type
         ("dynamodb", "UpdateItem"),
+        ("dynamodb", "PutItem"),
         ("pinpoint-sms-voice-v2", "SendMediaMessage"),
         ("events", "PutEvents"),
     ),
@@ -406,10 +427,19 @@ SITES: dict[str, tuple[faults.Site, ...]] = {
 }
 
 
+def _in_progress_lock_expires(run: Run) -> None:
+    """Lambda retries a failed asynchronous invocation a minute or more later, when the idempotency
+    record a failed attempt may have left "in progress" has expired (it lasts the function's timeout)."""
+    dynamodb = boto3.client("dynamodb", region_name=run.stack.region)
+    for item in dynamodb.scan(TableName=run.stack.table_name)["Items"]:
+        if item["SK"]["S"] == "IDEMPOTENCY" and item.get("status", {}).get("S") == "INPROGRESS":
+            dynamodb.delete_item(TableName=run.stack.table_name, Key={"PK": item["PK"], "SK": item["SK"]})
+
+
 def _one_site(run: Run, name: str, site: faults.Site, fault: str, phone: str) -> str | None:
     """Fault one call site while the scenario runs, then retry it with the fault cleared; what broke."""
     scenario = SCENARIOS[name]
-    run.phone, run.opt_outs_before = phone, 0
+    run.phone, run.opt_outs_before, run.answered_before = phone, 0, False
     run.injector.clear()
     run.injector.injected.clear()
     scenario.setup(run)
@@ -419,6 +449,8 @@ def _one_site(run: Run, name: str, site: faults.Site, fault: str, phone: str) ->
         assert run.injector.injected, "the call site was never reached"
         scenario.check(run, result, error, True)
         run.injector.clear()
+        if error is not None:
+            _in_progress_lock_expires(run)
         result, error = scenario.act(run)  # SNS/Lambda's retry, the stream's redelivery, the caller's retry
         scenario.check(run, result, error, False)
     except AssertionError as exc:
@@ -428,28 +460,32 @@ def _one_site(run: Run, name: str, site: faults.Site, fault: str, phone: str) ->
     return None
 
 
-# Open (work in progress, issue 16): most scenario x fault pairs still fail. Found so far: a gate send
-# retried after PutEvents/sender faults sends the SMS twice; an SNS sender 5xx becomes a final
-# MESSAGE_INVALID deny; POST /v1/optins retried after a failed prompt publish never sends the prompt;
-# admin routes answer 500/409 instead of 503 for some DynamoDB faults; an immediate retry after a failed
-# idempotency write meets IdempotencyAlreadyInProgressError (Lambda's later retry would not: harness).
-OPEN = "open defects and harness questions listed above; not yet triaged per call site"
-CASES = [
-    pytest.param(name, fault, marks=[pytest.mark.xfail(strict=False, reason=OPEN)])
-    for name in SCENARIOS
-    for fault in faults.FAULTS
-]
+# Each (function, call site) is faulted in one scenario: the first one listed that reaches it (the
+# idempotency records and the gate's reads behave the same whatever the message or the media).
+ASSIGNED: dict[str, list[faults.Site]] = {}
+_seen: set[tuple[str, faults.Site]] = set()
+for _name, _sites in SITES.items():
+    ASSIGNED[_name] = [site for site in _sites if (SCENARIOS[_name].function, site) not in _seen]
+    _seen.update((SCENARIOS[_name].function, site) for site in _sites)
+
+# Defects these tests found and that are still open (outside the files this change may touch, or
+# needing a design decision). Strict: each must still fail, so that a fix makes this table shrink.
+OPEN: dict[tuple[str, str, str], str] = {}
 
 
-@pytest.mark.parametrize(("name", "fault"), CASES)
-def test_each_call_site_faulted_then_retried(run: Run, name: str, fault: str) -> None:
-    """Every call site of the scenario, one at a time (each on a number of its own), with this fault."""
-    broken = [
-        problem
-        for index, site in enumerate(SITES[name])
-        if (problem := _one_site(run, name, site, fault, f"+1415555{index + 1:04d}")) is not None
-    ]
-    assert broken == []
+@pytest.mark.parametrize("name", [name for name in SCENARIOS if ASSIGNED[name]])
+def test_each_call_site_faulted_then_retried(run: Run, name: str) -> None:
+    """The scenario's call sites, one at a time and each with every fault, each on a number of its own."""
+    broken: dict[tuple[str, str, str], str] = {}
+    cases = [(site, fault) for site in ASSIGNED[name] for fault in faults.FAULTS]
+    for index, (site, fault) in enumerate(cases):
+        problem = _one_site(run, name, site, fault, f"+1415555{index + 1:04d}")
+        if problem is not None:
+            broken[(name, f"{site[0]}.{site[1]}", fault)] = problem
+    expected = {key for key in OPEN if key[0] == name}
+    new = sorted(f"{key} -> {broken[key]}" for key in broken.keys() - expected)
+    assert not new, "new failures:\n" + "\n".join(new)
+    assert expected - broken.keys() == set(), "fixed: take these out of OPEN"
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

@@ -7,7 +7,9 @@ within each policy and reports what each function is allowed but never used."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import boto3
 import pytest
 
 from sms_consent_local import iam_calls
@@ -23,8 +25,10 @@ from sms_consent_local.iam_policies import (
     unused_grants,
     wildcard_grants,
 )
+from sms_consent_local.stack import sqs_record
 from sms_consent_local.template import load_template
 from tests.conftest import ROOT, AwsStack, api_request, load_event
+from tests.integration import test_blocklist_files as blocklist_files
 from tests.integration.test_optin_api import PHONE, deliver_outbound, form, inbound, post
 
 ACCOUNT = "123456789012"
@@ -178,6 +182,15 @@ def test_requests_map_to_the_authorizations_aws_checks() -> None:
     ]
 
 
+def _deliver_blocklist_files(stack: AwsStack) -> None:
+    sqs: Any = boto3.client("sqs", region_name=stack.region)
+    url, arn = stack.resources["BlocklistFilesQueue"], stack.resources["BlocklistFilesQueue.Arn"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages", [])
+    assert messages, "the upload or the export never reached the queue"
+    stack.invoke("BlocklistFilesFunction", {"Records": [sqs_record(messages[0], arn)]})
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+
+
 def test_a_life_through_every_function_stays_within_each_policy(aws_stack: AwsStack) -> None:
     iam_calls.clear()
     assert post(aws_stack, form())[0] == 202  # OptinApiFunction
@@ -202,6 +215,11 @@ def test_a_life_through_every_function_stays_within_each_policy(aws_stack: AwsSt
         ),
     ):
         aws_stack.invoke("AdminApiFunction", api_request(method, path, **extra))
+    import_id = blocklist_files._start(aws_stack)  # BlocklistFilesFunction imports an upload and exports
+    blocklist_files._upload(aws_stack, import_id, blocklist_files._csv(3))
+    _deliver_blocklist_files(aws_stack)
+    assert blocklist_files._api(aws_stack, "POST", "/v1/blocklist/exports")[0] == 202
+    _deliver_blocklist_files(aws_stack)
     aws_stack.invoke("PumpingDetectorFunction", load_event("pumping_detector/scheduled.json"))
     aws_stack.invoke("ProviderSyncFunction", load_event("provider_sync/scheduled.json"))
     aws_stack.invoke("ProviderSyncFunction", load_event("provider_sync/consumer_stop.json"))

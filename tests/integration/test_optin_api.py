@@ -158,13 +158,15 @@ def test_a_web_form_sign_up_records_evidence_sends_one_prompt_and_a_yes_subscrib
 
 def test_a_resubmitted_form_answers_202_again_without_a_second_prompt(aws_stack: AwsStack) -> None:
     first = post(aws_stack, form())
+    assert len(deliver_outbound(aws_stack)) == 1  # the gate sends the prompt and records its message id
     second = post(aws_stack, form(phone="+1 415-555-0142"), ip="198.51.100.99")
 
     assert first[0] == second[0] == 202
     assert second[1]["status"] == "pending"
     assert second[1]["prompt_sent"] is False
     assert second[1]["expires_at"] == first[1]["expires_at"]
-    assert len(aws_stack.outbound_requests()) == 1
+    assert aws_stack.outbound_requests() == []
+    assert len([line for line in aws_stack.outbox_lines() if line["to"] == PHONE]) == 1
     requests = [
         event for event in stores().numbers.history(PHONE) if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED
     ]

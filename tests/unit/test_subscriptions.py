@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -57,8 +58,11 @@ def test_an_admin_opt_out_may_be_undone_by_an_admin() -> None:
 
 
 def test_subscribe_opens_a_prompt_and_a_resubmission_within_ten_minutes_sends_none() -> None:
-    first = subscriptions.subscribe(NumberState(PHONE), "alerts", config=CONFIG, source=Source.WEB_FORM,
+    opened = subscriptions.subscribe(NumberState(PHONE), "alerts", config=CONFIG, source=Source.WEB_FORM,
                              use_double_opt_in=True, now=NOW, evidence={"page_url": "https://x.example"})  # fmt: skip
+    assert opened.prompt is not None
+    sent = consent.record_prompt_message(opened.change.state, "alerts", opened.prompt.request_id, "msg-1").state
+    first = replace(opened, change=replace(opened.change, state=sent))
     again = subscriptions.subscribe(first.change.state, "alerts", config=CONFIG, source=Source.WEB_FORM,
                              use_double_opt_in=True, now=NOW + timedelta(minutes=9), evidence={})  # fmt: skip
     later = subscriptions.subscribe(first.change.state, "alerts", config=CONFIG, source=Source.WEB_FORM,
@@ -71,6 +75,16 @@ def test_subscribe_opens_a_prompt_and_a_resubmission_within_ten_minutes_sends_no
     assert (again.action, again.prompt, again.change.events) == (SubscriptionAction.PROMPT_RECENT, None, ())
     assert again.expires_at == first.expires_at
     assert later.action is SubscriptionAction.PROMPTED
+
+
+def test_a_resubmission_within_ten_minutes_repeats_a_prompt_the_gate_never_sent_as_the_same_request() -> None:
+    first = subscriptions.subscribe(NumberState(PHONE), "alerts", config=CONFIG, source=Source.WEB_FORM,
+                             use_double_opt_in=True, now=NOW, evidence={})  # fmt: skip
+    again = subscriptions.subscribe(first.change.state, "alerts", config=CONFIG, source=Source.WEB_FORM,
+                             use_double_opt_in=True, now=NOW + timedelta(minutes=2), evidence={})  # fmt: skip
+
+    assert (again.action, again.change.events) == (SubscriptionAction.PROMPT_RECENT, ())
+    assert again.prompt == first.prompt  # same words, same request id: the gate sends it to the number once
 
 
 def test_a_move_carries_opt_outs_always_and_subscriptions_unless_the_new_consumer_opted_out() -> None:

@@ -83,6 +83,9 @@ class BusEvent(BaseModel):
     detail: dict[str, Any]
 
 
+REPLY_NAMESPACE = uuid.UUID("6f1d3c2e-6a57-4d55-9a0e-5b3c7f1e2a90")
+
+
 def to_number(
     phone: str,
     *,
@@ -97,7 +100,16 @@ def to_number(
     """A message the platform itself sends one number (a reply, a prompt, a confirmation): the one place
     such a request is built. `prompt_request_id` links a prompt to the pending confirmation it asks about."""
     extra = {"prompt_request_id": prompt_request_id} if prompt_request_id else {}
+    # The same reply or prompt published again (a redelivered inbound message, a retried sign-up) is the
+    # same request, which the gate sends to a number once.
+    if category is Category.OPTIN_PROMPT and prompt_request_id:
+        request_id = prompt_request_id
+    elif in_reply_to:
+        request_id = str(uuid.uuid5(REPLY_NAMESPACE, "\x1f".join((in_reply_to, phone, program, category.value, body))))
+    else:
+        request_id = str(uuid.uuid4())
     return OutboundRequest(
+        request_id=request_id,
         program=program,
         category=category,
         recipients=(phone,),

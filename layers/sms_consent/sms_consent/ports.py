@@ -32,6 +32,10 @@ class ConcurrentUpdate(RuntimeError):
     contention or throttling (from `update`: on every attempt, after jittered backoff)."""
 
 
+class WriteThrottled(ConcurrentUpdate):
+    """DynamoDB throttled the write after botocore's own retries: busy, not contended."""
+
+
 class SendError(Exception):
     """The provider refused the message; `retryable` says whether trying again may help."""
 
@@ -136,6 +140,15 @@ class SendReservation:
 class GateStore(NumberStore, Protocol):
     def reserve_send(self, reservation: SendReservation) -> bool:
         """False when the log changed since it was read (another send): re-read and decide again."""
+        ...
+
+    def claim_send(self, phone: str, request_id: str, now: datetime) -> bool:
+        """Claim the one send of this request to this number; False when an earlier delivery of the same
+        request claimed it already (it was sent, or its outcome is unknown: never sent twice)."""
+        ...
+
+    def release_send(self, phone: str, request_id: str) -> None:
+        """The provider refused the claimed send outright: a later delivery may send it."""
         ...
 
 

@@ -315,6 +315,9 @@ def _send(
 ) -> GateDecision:
     if not _reserve(decision, request, deps, situation):
         return replace(decision, decision=Verdict.DENY, reason=Reason.FREQUENCY_CAP)
+    if not deps.store.claim_send(decision.phone, request.request_id, situation.now):
+        # A redelivery of a request already sent (or whose send ended without an answer): at most once.
+        return decision
     message = OutgoingSms(
         to=decision.phone,
         sender=sender,
@@ -332,6 +335,7 @@ def _send(
     except SendError as exc:
         if not exc.retryable:
             return replace(decision, decision=Verdict.DENY, reason=Reason.MESSAGE_INVALID)
+        deps.store.release_send(decision.phone, request.request_id)  # refused outright: the retry may send
         return replace(decision, decision=Verdict.DEFER, retry_at=situation.now + SEND_RETRY_DELAY)
     if request.category is Category.OPTIN_PROMPT:
         _record_prompt(decision.phone, request, result.message_id, deps)

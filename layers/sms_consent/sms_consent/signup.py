@@ -218,6 +218,6 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
         action=decision.action,
         status=Status.SUBSCRIBED if subscribed else Status.PENDING,
         expires_at=decision.expires_at,
-        prompt_sent=decision.action is SubscriptionAction.PROMPTED,
+        prompt_sent=decision.prompt is not None,
         reason=decision.reason,
     )

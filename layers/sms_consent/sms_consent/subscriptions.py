@@ -187,12 +187,15 @@ def subscribe(
         if not change.events:
             raise Rejected(Rejection.CONFLICT, "a newer consent decision for this number and program exists")
         return SubscriptionDecision(SubscriptionAction.SUBSCRIBED, change)
+    body = program.replies_for(language).optin_prompt or program.replies.optin_prompt
     pending = _open_prompt(current, now)
     if pending is not None and utc(now) - pending.requested_at < PROMPT_INTERVAL:
+        # No new prompt; but one the gate never sent (its publish failed) goes again, as the same
+        # request: the gate sends a request to a number once, so a race cannot make it two.
+        unsent = Prompt(program_id, body, pending.prompt_request_id) if body and not pending.prompt_message_id else None
         return SubscriptionDecision(
-            SubscriptionAction.PROMPT_RECENT, Change(state), reason=reason, expires_at=pending.expires_at
+            SubscriptionAction.PROMPT_RECENT, Change(state), unsent, reason=reason, expires_at=pending.expires_at
         )
-    body = program.replies_for(language).optin_prompt or program.replies.optin_prompt
     if not body:
         raise Rejected(Rejection.NO_PROMPT, f"program '{program_id}' has no opt-in prompt to send")
     request_id = prompt_request_id or str(uuid.uuid4())

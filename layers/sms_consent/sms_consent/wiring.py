@@ -446,7 +446,7 @@ def feed_deps() -> FeedDeps:
 
 def reset() -> None:
     """Forget everything built so far (tests switch environments between cases)."""
-    from sms_consent.adapters.aws import client
+    from sms_consent.adapters.aws import client, sending_client
 
     for cached in (
         inbound_settings,
@@ -474,5 +474,6 @@ def reset() -> None:
         provider_opt_out_list,
         provider_sync_deps,
         client,
+        sending_client,
     ):
         cached.cache_clear()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sms_consent.adapters.aws import transient, unsent
 from sms_consent.messages import Category, OutgoingSms, SendResult
 from sms_consent.ports import RecipientOptedOut, SendError, SmsSender
 
@@ -28,7 +29,7 @@ class EndUserMessagingSender:
         self._protect_configuration_id = protect_configuration_id
 
     def send(self, message: OutgoingSms) -> SendResult:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         request: dict[str, Any] = {
             "DestinationPhoneNumber": message.to,
@@ -51,8 +52,12 @@ class EndUserMessagingSender:
             code, reason = error.get("Code", ""), exc.response.get("Reason", "")
             if code == "ConflictException" and reason == "DESTINATION_PHONE_NUMBER_OPTED_OUT":
                 raise RecipientOptedOut(f"{code}: {reason}") from exc
-            retryable = code in {"ThrottlingException", "InternalServerException", "ServiceQuotaExceededException"}
+            retryable = transient(exc) or code == "ServiceQuotaExceededException"
             raise SendError(f"{code}: {reason or error.get('Message', '')}", retryable=retryable) from exc
+        except BotoCoreError as exc:
+            if unsent(exc):
+                raise SendError(f"not sent: {exc}", retryable=True) from exc
+            raise  # no answer: it may have been sent, so it is not tried again
         return SendResult(message_id=response["MessageId"], sent_at=datetime.now(UTC))
 
 
@@ -63,7 +68,7 @@ class SnsSender:
         self._client = client
 
     def send(self, message: OutgoingSms) -> SendResult:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         if message.media_urls:
             raise SendError("the SNS sender cannot send MMS media", retryable=False)
@@ -79,7 +84,11 @@ class SnsSender:
             response = self._client.publish(PhoneNumber=message.to, Message=message.body, MessageAttributes=attributes)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            raise SendError(f"{code}: {exc}", retryable=code in {"Throttling", "ThrottledException"}) from exc
+            raise SendError(f"{code}: {exc}", retryable=transient(exc)) from exc
+        except BotoCoreError as exc:
+            if unsent(exc):
+                raise SendError(f"not sent: {exc}", retryable=True) from exc
+            raise  # no answer: it may have been sent, so it is not tried again
         return SendResult(message_id=response["MessageId"], sent_at=datetime.now(UTC))
 
 
@@ -113,14 +122,14 @@ class OutboxSender:
 def build_sender(
     adapter: str, *, region: str, outbox_path: Path, configuration_set: str = "", protect_configuration_id: str = ""
 ) -> SmsSender:
-    from sms_consent.adapters.aws import client
+    from sms_consent.adapters.aws import sending_client
 
     if adapter == "outbox":
         return OutboxSender(outbox_path)
     if adapter == "sns":
-        return SnsSender(client("sns", region))
+        return SnsSender(sending_client("sns", region))
     return EndUserMessagingSender(
-        client("pinpoint-sms-voice-v2", region),
+        sending_client("pinpoint-sms-voice-v2", region),
         configuration_set=configuration_set,
         protect_configuration_id=protect_configuration_id,
     )

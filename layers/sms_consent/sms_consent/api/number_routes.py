@@ -171,14 +171,17 @@ def put_number_program(
         evidence=evidence,
         language=language_code(change.language),
     )
+    users = _users(e164)  # read before the write: a failed read after it would make a retry write again
     state, decision = subscriptions.set_status(request, wiring.admin_deps().subscriptions)
     if decision.reason is not None:
         detail = subscriptions.REASON_DETAIL[decision.reason]
-        if decision.action is subscriptions.SubscriptionAction.PROMPT_RECENT:
+        if decision.action is subscriptions.SubscriptionAction.PROMPT_RECENT and decision.prompt is None:
             detail += " (a prompt was sent less than 10 minutes ago: no new one was sent)"
+        elif decision.action is subscriptions.SubscriptionAction.PROMPT_RECENT:
+            detail += " (the prompt asked for less than 10 minutes ago had not gone out: it is sent now)"
     else:
         detail = decision.action.value.replace("_", " ")
-    view = number_view(state, _users(e164), wiring.utc_now())
+    view = number_view(state, users, wiring.utc_now())
     return NumberChange(
         **view.model_dump(),
         result=ChangeResult(

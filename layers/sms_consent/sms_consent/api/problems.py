@@ -25,9 +25,9 @@ from pydantic import AwareDatetime, BeforeValidator
 from pynamodb.exceptions import PynamoDBException
 
 from sms_consent import phones, wiring
+from sms_consent.adapters.aws import transient
 from sms_consent.observability import logger
 from sms_consent.ports import ConcurrentUpdate, StoreUnavailable
-from sms_consent.repository.table import THROTTLED
 from sms_consent.subscriptions import Rejected, Rejection
 
 PROBLEM_JSON = "application/problem+json"
@@ -156,14 +156,12 @@ class ProblemResolver(APIGatewayRestResolver):
 
 def _unavailable(error: BaseException | None) -> bool:
     """Throttling, a 5xx or no connection, from botocore or wrapped by pynamodb: worth a retry."""
-    if isinstance(error, PynamoDBException):
-        return _unavailable(error.cause)
+    if isinstance(error, PynamoDBException):  # pynamodb keeps botocore's error as the cause
+        return _unavailable(error.cause or error.__cause__)
     if isinstance(error, BotoCoreError):
         return True
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in THROTTLED or code in ("InternalServerError", "ServiceUnavailable") or status >= 500
+        return transient(error)
     return False
 
 

@@ -7,18 +7,22 @@ them to the bus and the program metrics (consent_feed), so a request writes no s
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from botocore.exceptions import BotoCoreError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from sms_consent.clock import iso
 from sms_consent.consent import AuditEvent, NumberState
-from sms_consent.ports import ConcurrentUpdate, D, SendReservation, Stored
+from sms_consent.ports import ConcurrentUpdate, D, SendReservation, Stored, StoreUnavailable, WriteThrottled
 from sms_consent.repository.number_items import (
     EVENT_SK_PREFIX,
     NOTICE,
@@ -33,9 +37,12 @@ from sms_consent.repository.number_items import (
     to_item,
     to_state,
 )
-from sms_consent.repository.table import THROTTLED, Table, error_code, item_key
+from sms_consent.repository.table import THROTTLED, TTL_ATTRIBUTE, Table, error_code, item_key
 
 UPDATE_ATTEMPTS = 5
+SEND_CLAIM_SK_PREFIX = "SEND#"
+# Longer than any redelivery of one request (SNS/Lambda retries, a resubmitted sign-up's prompt).
+SEND_CLAIM_KEPT = timedelta(days=7)
 
 
 class DynamoNumberStore:
@@ -99,6 +106,42 @@ class DynamoNumberStore:
             return False
         return True
 
+    def claim_send(self, phone: str, request_id: str, now: datetime) -> bool:
+        key = item_key(phone_key(phone), SEND_CLAIM_SK_PREFIX + request_id)
+        token = {"S": str(uuid.uuid4())}  # tells our own write, retried by botocore, from an earlier one
+        try:
+            self.table.client.put_item(
+                TableName=self.table.name,
+                Item={
+                    **key,
+                    "claimed_at": {"S": iso(now)},
+                    "token": token,
+                    TTL_ATTRIBUTE: {"N": str(int((now + SEND_CLAIM_KEPT).timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return bool(getattr(exc, "response", {}).get("Item", {}).get("token") == token)
+            # Unknown outcome, nothing sent yet: take back a claim that may have landed, so that the
+            # redelivery can send (if this fails too, the message is not sent: at most once).
+            with contextlib.suppress(Exception):
+                self.table.client.delete_item(
+                    TableName=self.table.name,
+                    Key=key,
+                    ConditionExpression="#token = :token",
+                    ExpressionAttributeNames={"#token": "token"},
+                    ExpressionAttributeValues={":token": token},
+                )
+            raise
+        return True
+
+    def release_send(self, phone: str, request_id: str) -> None:
+        self.table.client.delete_item(
+            TableName=self.table.name, Key=item_key(phone_key(phone), SEND_CLAIM_SK_PREFIX + request_id)
+        )
+
     def _owned_actions(self, item: NumberStateItem) -> list[Any]:
         """What save() writes: the consent fields. The send gate's fields (caps, notices) are left alone,
         so a consent change never undoes a reservation the gate made in between."""
@@ -128,13 +171,25 @@ class DynamoNumberStore:
                 transaction.update(item, actions=self._owned_actions(item), condition=condition)
                 for event in events:
                     transaction.save(event_item(event, self._events), condition=self._events.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if exc.cause_response_code == "TransactionCanceledException":  # a version moved, or a conflict
+        except (PynamoDBException, BotoCoreError) as exc:
+            if self._landed(events):  # the answer was lost (or botocore's retry refused) after it committed
+                return replace(to_state(item), optout_notice_at=state.optout_notice_at, recent_sends=state.recent_sends)
+            if error_code(exc) == "TransactionCanceledException":  # a version moved, or a conflict
                 raise ConcurrentUpdate(f"number changed concurrently (expected version {expected})") from exc
-            if exc.cause_response_code in THROTTLED:  # botocore's own retries ran out: back off and try again
-                raise ConcurrentUpdate(f"write throttled ({exc.cause_response_code})") from exc
+            if error_code(exc) in THROTTLED:  # botocore's own retries ran out: back off and try again
+                raise WriteThrottled(f"write throttled ({error_code(exc)})") from exc
             raise
         return replace(to_state(item), optout_notice_at=state.optout_notice_at, recent_sends=state.recent_sends)
+
+    def _landed(self, events: Sequence[AuditEvent]) -> bool:
+        """Whether a transaction whose outcome is unknown committed: its first event item is there."""
+        if not events:
+            return False
+        item = event_item(events[0], self._events)
+        response = self.table.client.get_item(
+            TableName=self.table.name, Key=item_key(item.pk, item.sk), ConsistentRead=True, ProjectionExpression="PK"
+        )
+        return "Item" in response
 
     def save_many(self, changes: Sequence[tuple[NumberState, Sequence[AuditEvent]]]) -> None:
         """save() for several numbers in one transaction (a bulk import: at most 100 actions, so 50
@@ -153,8 +208,8 @@ class DynamoNumberStore:
                     for event in events:
                         transaction.save(event_item(event, self._events), condition=self._events.pk.does_not_exist())
         except TransactWriteError as exc:
-            if exc.cause_response_code in ("TransactionCanceledException", *THROTTLED):
-                raise ConcurrentUpdate(f"bulk write refused ({exc.cause_response_code})") from exc
+            if error_code(exc) in ("TransactionCanceledException", *THROTTLED):
+                raise ConcurrentUpdate(f"bulk write refused ({error_code(exc)})") from exc
             raise
 
     def update(
@@ -175,8 +230,10 @@ class DynamoNumberStore:
                 before_write(decision)
             try:
                 return Stored(self.save(change.state, change.events), change.events, decision)
-            except ConcurrentUpdate:
+            except ConcurrentUpdate as exc:
                 if attempt == UPDATE_ATTEMPTS - 1:
+                    if isinstance(exc, WriteThrottled):  # busy, not contended: a 503, not a 409
+                        raise StoreUnavailable(str(exc)) from exc
                     raise
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))
         raise AssertionError("unreachable")

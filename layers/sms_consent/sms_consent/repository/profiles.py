@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from sms_consent.clock import iso
 from sms_consent.repository.number_items import phone_key
-from sms_consent.repository.table import Table, TableItem
+from sms_consent.repository.table import Table, TableItem, error_code
 
 PROFILE_SK = "PROFILE"
 
@@ -80,7 +80,7 @@ class DynamoProfileStore:
                     )
                 )
         except TransactWriteError as exc:
-            if exc.cause_response_code == "TransactionCanceledException":
+            if error_code(exc) == "TransactionCanceledException":
                 return False
             raise
         return True

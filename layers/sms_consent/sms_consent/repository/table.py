@@ -173,7 +173,11 @@ class Table:
         return found
 
 
-def error_code(error: Exception) -> str:
-    """The DynamoDB error code of a botocore ClientError (empty for anything else)."""
+def error_code(error: BaseException | None) -> str:
+    """The DynamoDB error code of a botocore ClientError, or of the one a pynamodb error wraps (empty
+    for anything else: pynamodb's own `cause_response_code` raises when the cause was a lost connection)."""
+    cause = getattr(error, "cause", None)
+    if cause is not None and cause is not error:
+        return error_code(cause)
     response = getattr(error, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
