@@ -29,6 +29,9 @@ Targets:
   `--settle` seconds before the handset's next text, as nothing tells when it was processed.
 
 `--config` must be the configuration the target runs (the shipped one by default).
+
+Exit codes: 0 every step passed; 1 a step failed (standard error names each); 2 a configuration that
+does not load or a handset outside the fictional range; 5 the target did not answer; 6 no target.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from typing import Any, Protocol
 from sms_consent.compliance_lint import ReplyKind, reply_problems
 from sms_consent.config import ConfigError, Program, ProgramConfig, Sender, load_config
 from sms_consent_local.cli import inbound_payload
-from sms_consent_local.operator_api import NO_TARGET, Api, OperatorError, resolve
+from sms_consent_local.operator_api import NO_TARGET, UNAVAILABLE, Api, OperatorError, resolve
 
 # Area codes in use in states without statutory caps or hours of their own (see state_rules).
 AREA_CODES = ("202", "206", "212", "303", "312", "415", "503", "512", "617", "702", "713", "720", "808", "919")
@@ -461,6 +464,8 @@ def print_table(steps: list[Step], described_as: str) -> None:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
 
     path = Path(args.config) if args.config else DEFAULT_PROGRAM_CONFIG
@@ -480,6 +485,10 @@ def cmd_drill(args: argparse.Namespace) -> int:
     except OperatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except (BotoCoreError, ClientError) as exc:
+        # Publishing the texts failed: the emulator (or the account's SNS) did not take them.
+        print(f"error: cannot publish to the inbound topic: {exc}", file=sys.stderr)
+        return UNAVAILABLE
     failed = [step for step in steps if not step.passed]
     if args.json:
         document = {
