@@ -31,6 +31,8 @@ def local_overrides(outbox_path: Path, endpoint_url: str | None = None) -> dict[
     overrides = {
         "SENDER_ADAPTER": "outbox",
         "OUTBOX_PATH": str(outbox_path),
+        # The Reassigned Numbers Database's stand-in: a file of disconnections beside the outbox.
+        "REASSIGNED_NUMBERS_FILE": str(outbox_path.parent / "reassigned_numbers.jsonl"),
         "CAPTCHA_PROVIDER": "local",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "SmsConsentLocal",

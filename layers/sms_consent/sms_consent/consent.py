@@ -39,6 +39,8 @@ class Source(StrEnum):
     ADMIN = "admin"
     CARRIER = "carrier"  # the provider told us the number opted out
     PROFILE = "profile"  # inherited from a user's previous number
+    # The FCC's Reassigned Numbers Database: the number changed hands since its consent was given.
+    REASSIGNED_NUMBERS = "reassigned_numbers"
 
 
 # Where the consumer acts for themselves: only these may undo a consumer's opt-out.
@@ -323,9 +325,14 @@ def request_confirmation(
 
 
 def may_subscribe_directly(state: NumberState, program: str, source: str) -> bool:
-    """Only the consumer undoes an opt-out: anything else must go through double opt-in."""
+    """Only the consumer undoes an opt-out: anything else must go through double opt-in. The same holds
+    after a reassignment: the consent on file (an import, a CRM) was the previous holder's, so only the
+    number's new holder may subscribe it, by texting us or confirming a prompt."""
     current = state.programs.get(program)
-    if current is None or not current.consumer_opted_out:
+    if current is None:
+        return True
+    reassigned = current.status is Status.UNSUBSCRIBED and current.source == Source.REASSIGNED_NUMBERS
+    if not current.consumer_opted_out and not reassigned:
         return True
     return source in CONSUMER_SOURCES
 

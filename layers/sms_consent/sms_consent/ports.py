@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sms_consent.breakers import Breaker, Trip
 from sms_consent.consent import AuditEvent, Change, NumberState
 from sms_consent.messages import BusEvent, OutboundRequest, OutgoingSms, SendResult
+from sms_consent.reassigned_numbers import RndAnswer, RndQuery
 
 # ---------------------------------------------------------------------- errors every port may raise
 
@@ -358,3 +359,20 @@ class SyncCheckpoint(Protocol):
     def watermark(self) -> datetime | None: ...
 
     def save(self, watermark: datetime) -> None: ...
+
+
+# ---------------------------------------------------------------------- the FCC Reassigned Numbers Database
+
+
+class ReassignedNumbersUnavailable(RuntimeError):
+    """The database could not answer (down, refused, out of queries): neither yes nor no."""
+
+
+class ReassignedNumbers(Protocol):
+    """The FCC's Reassigned Numbers Database: was each number permanently disconnected on or after its date?"""
+
+    name: str
+
+    def check(self, queries: Sequence[RndQuery]) -> dict[RndQuery, RndAnswer]:
+        """One batched look-up answering every query; raises ReassignedNumbersUnavailable otherwise."""
+        ...

@@ -4,6 +4,11 @@
 reason, checked in the order DESIGN.md gives. `process` reads what `decide` needs (one BatchGetItem
 per 100 recipients), reserves frequency caps, sends what is allowed, defers what quiet hours hold
 back, and publishes every decision. When state cannot be read, nothing is sent (fail closed).
+
+Marketing to a number whose consent is older than `reassigned_check_after` also asks the Reassigned
+Numbers Database, once per request for all such recipients (`reassigned_numbers`). A number that
+changed hands is denied and its old consent ended; when the database cannot answer, the send is
+deferred: neither denied for good (nothing says the number changed hands) nor sent unchecked.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sms_consent import breakers, consent, mms, phones
+from sms_consent import breakers, consent, mms, phones, reassigned_numbers
 from sms_consent.clock import Clock, iso
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import NumberState, Source, Status
@@ -30,6 +35,8 @@ from sms_consent.ports import (
     MediaLinks,
     MediaReport,
     NumberStore,
+    ReassignedNumbers,
+    ReassignedNumbersUnavailable,
     RecipientOptedOut,
     SendError,
     SendReservation,
@@ -37,8 +44,10 @@ from sms_consent.ports import (
     StoreUnavailable,
 )
 from sms_consent.quiet_hours import next_allowed, rolling_cap
+from sms_consent.reassigned_numbers import DEFAULT_CHECK_AFTER_DAYS, ReassignedCheck, RndAnswer, RndQuery
 
 SEND_RETRY_DELAY = timedelta(minutes=5)
+REASSIGNED_RETRY_DELAY = timedelta(minutes=15)  # the Reassigned Numbers Database could not answer
 
 
 class Verdict(StrEnum):
@@ -56,6 +65,8 @@ class Reason(StrEnum):
     OPTED_OUT = "OPTED_OUT"
     NOT_SUBSCRIBED = "NOT_SUBSCRIBED"
     PENDING_CONFIRMATION = "PENDING_CONFIRMATION"
+    NUMBER_REASSIGNED = "NUMBER_REASSIGNED"  # disconnected since its consent was given (FCC RND)
+    REASSIGNED_CHECK_UNAVAILABLE = "REASSIGNED_CHECK_UNAVAILABLE"  # the RND could not answer: defer
     MESSAGE_INVALID = "MESSAGE_INVALID"
     QUIET_HOURS = "QUIET_HOURS"
     FREQUENCY_CAP = "FREQUENCY_CAP"
@@ -101,6 +112,8 @@ class GateReaders:
     media: MediaInspector
     clock: Clock
     links: MediaLinks | None = field(default=None, kw_only=True)  # None: MMS to non-MMS recipients is refused
+    reassigned: ReassignedNumbers | None = field(default=None, kw_only=True)  # None: no database is asked
+    reassigned_check_after: timedelta = field(default=timedelta(days=DEFAULT_CHECK_AFTER_DAYS), kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,7 @@ class Situation:
     notice_days: int = 30
     extra: dict[str, str] = field(default_factory=dict)
     links: Mapping[str, str] = field(default_factory=dict)  # media URL -> a link a handset can open
+    reassigned: Mapping[str, ReassignedCheck] = field(default_factory=dict)  # E.164 -> what the RND said
 
 
 # ---------------------------------------------------------------------- the decision
@@ -165,6 +179,12 @@ def _decide_one(
     if category is Category.MARKETING and not state.may_receive_marketing(request.program, sender):
         pending = state.effective_status(request.program, situation.now) is Status.PENDING
         return deny(Reason.PENDING_CONFIRMATION if pending else Reason.NOT_SUBSCRIBED)
+    checked = situation.reassigned.get(e164) if category is Category.MARKETING else None
+    if checked is not None and checked.answer is RndAnswer.YES:
+        return deny(Reason.NUMBER_REASSIGNED)
+    if checked is not None and checked.answer is None:
+        later = situation.now + REASSIGNED_RETRY_DELAY
+        return GateDecision(e164, Verdict.DEFER, Reason.REASSIGNED_CHECK_UNAVAILABLE, retry_at=later, delivery=delivery)
     body, notice = body_with_notice(request, state, situation.now, situation.notice_days)
     if delivery is Delivery.SMS_LINK:
         body, problem = _with_links(request, program, situation, notice_due=notice)
@@ -236,6 +256,33 @@ def _e164s(request: OutboundRequest, region: str) -> list[str]:
     return found
 
 
+def _reassigned_checks(
+    request: OutboundRequest, states: Mapping[str, NumberState], deps: GateReaders, now: datetime
+) -> dict[str, ReassignedCheck]:
+    """Ask the database, in one batch, about every marketing recipient whose consent is old enough."""
+    if deps.reassigned is None or request.category is not Category.MARKETING:
+        return {}
+    queries: dict[str, RndQuery] = {}
+    for raw in request.recipients:
+        try:
+            phone = phones.parse(raw, deps.config.default_region)
+        except phones.InvalidPhoneNumber:
+            continue
+        state = states.get(phone.e164) or NumberState(phone=phone.e164)
+        query = reassigned_numbers.query_for(
+            phone.e164, phone.country, state, request.program, now, deps.reassigned_check_after
+        )
+        if query is not None:
+            queries[phone.e164] = query
+    if not queries:
+        return {}
+    try:
+        answers = deps.reassigned.check(list(queries.values()))
+    except ReassignedNumbersUnavailable:
+        answers = {}  # every asked recipient is deferred
+    return {phone: ReassignedCheck(query, answers.get(query)) for phone, query in queries.items()}
+
+
 def situation_for(request: OutboundRequest, deps: GateReaders, at: datetime | None = None) -> Situation:
     """Read what the decision needs, as of `at` (default: now). Raises when state cannot be read: the caller
     sends nothing."""
@@ -243,14 +290,16 @@ def situation_for(request: OutboundRequest, deps: GateReaders, at: datetime | No
     numbers = _e164s(request, deps.config.default_region)
     media = deps.media.inspect(request.media_urls) if request.media_urls else MediaReport()
     readable = {file.url for file in media.files}
+    states = deps.store.get_many(numbers) if numbers else {}
     return Situation(
-        states=deps.store.get_many(numbers) if numbers else {},
+        states=states,
         open_breakers=deps.breakers.open_breakers(now),
         media=media,
         now=now,
         notice_days=deps.config.optout_notice_days,
         # Made for every request with media: signing is local, cheaper than knowing who needs them.
         links={url: deps.links.link_for(url) for url in readable} if deps.links else {},
+        reassigned=_reassigned_checks(request, states, deps, now),
     )
 
 
@@ -303,6 +352,19 @@ def _record_carrier_opt_out(phone: str, request: OutboundRequest, sender: str, d
     )
 
 
+def _end_reassigned_consent(phone: str, request: OutboundRequest, deps: GateDeps, situation: Situation) -> None:
+    """The number changed hands since its consent: end the consent its previous holder gave."""
+    checked = situation.reassigned[phone]
+    database = deps.reassigned.name if deps.reassigned else "unknown"
+    extra = {"request_id": request.request_id, "program_checked": request.program}
+    deps.store.update(
+        phone,
+        lambda state: reassigned_numbers.end_reassigned_consent(
+            state, checked.query, database=database, now=situation.now, extra=extra
+        ),
+    )
+
+
 def _record_prompt(phone: str, request: OutboundRequest, message_id: str, deps: GateDeps) -> None:
     prompt_request_id = str(request.metadata.get("prompt_request_id") or request.request_id)
     deps.store.update(
@@ -347,6 +409,9 @@ def process(request: OutboundRequest, deps: GateDeps) -> list[GateDecision]:
     situation = situation_for(request, deps)
     program_sender = resolve_program(request, deps.config)[1]
     decisions = decide(request, deps.config, situation)
+    for decision in decisions:
+        if decision.reason is Reason.NUMBER_REASSIGNED:
+            _end_reassigned_consent(decision.phone, request, deps, situation)
     final = [
         _send(decision, request, program_sender, deps, situation) if decision.decision is Verdict.ALLOW else decision
         for decision in decisions

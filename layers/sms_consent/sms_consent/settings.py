@@ -22,6 +22,9 @@ SNS_TOPIC_ARN = r"^arn:aws[\w-]*:sns:"
 # media bucket, else presigned URLs; 7 days is the longest a presigned URL can live.
 MEDIA_LINK_DOMAIN = r"^([A-Za-z0-9.-]+(/[A-Za-z0-9._~/-]*)?)?$"
 MEDIA_LINK_TTL = 7 * 24 * 3600
+# Marketing to consent older than this asks the Reassigned Numbers Database; 45 days is the least a
+# provider must age a disconnected number before reassigning it (FCC 18-177).
+REASSIGNED_CHECK_AFTER_DAYS = 45
 
 
 class SettingsError(RuntimeError):
@@ -86,6 +89,9 @@ class SendGateSettings(FunctionSettings):
     media_bucket_name: str = ""
     media_link_domain: str = Field(default="", max_length=253, pattern=MEDIA_LINK_DOMAIN)
     media_link_ttl_seconds: int = Field(default=MEDIA_LINK_TTL, ge=60, le=MEDIA_LINK_TTL)
+    # The Reassigned Numbers Database's local stand-in (JSON lines); unset: no database is asked.
+    reassigned_numbers_file: Path | None = None
+    reassigned_check_after_days: int = Field(default=REASSIGNED_CHECK_AFTER_DAYS, ge=0, le=3650)
 
 
 class OptinApiSettings(FunctionSettings):
@@ -128,6 +134,9 @@ class AdminApiSettings(FunctionSettings):
     # The gate check makes the same media links as the gate, to fit them into the segments it reports.
     media_link_domain: str = Field(default="", max_length=253, pattern=MEDIA_LINK_DOMAIN)
     media_link_ttl_seconds: int = Field(default=MEDIA_LINK_TTL, ge=60, le=MEDIA_LINK_TTL)
+    # The Reassigned Numbers Database's local stand-in (JSON lines); unset: no database is asked.
+    reassigned_numbers_file: Path | None = None
+    reassigned_check_after_days: int = Field(default=REASSIGNED_CHECK_AFTER_DAYS, ge=0, le=3650)
 
 
 class BlocklistFilesSettings(FunctionSettings):

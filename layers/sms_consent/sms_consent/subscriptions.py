@@ -50,6 +50,7 @@ class DoubleOptInReason(StrEnum):
     PROGRAM = "program_uses_double_opt_in"
     REQUESTED = "use_double_opt_in"
     CONSUMER_OPTED_OUT = "consumer_opted_out"
+    NUMBER_REASSIGNED = "number_reassigned"
 
 
 REASON_DETAIL = {
@@ -58,6 +59,10 @@ REASON_DETAIL = {
     DoubleOptInReason.CONSUMER_OPTED_OUT: (
         "the number's consumer opted out of this program and only the consumer can undo that: "
         "the number was not subscribed, a confirmation prompt was sent instead"
+    ),
+    DoubleOptInReason.NUMBER_REASSIGNED: (
+        "the number changed hands since its consent was given (Reassigned Numbers Database) and only its new "
+        "holder can subscribe it: the number was not subscribed, a confirmation prompt was sent instead"
     ),
 }
 
@@ -137,6 +142,9 @@ def double_opt_in_reason(
 ) -> DoubleOptInReason | None:
     """Why this "subscribed" must go through double opt-in, or None when it may subscribe directly."""
     if not consent.may_subscribe_directly(state, program_id, source):
+        current = state.programs.get(program_id)
+        if current is not None and not current.consumer_opted_out and current.source == Source.REASSIGNED_NUMBERS:
+            return DoubleOptInReason.NUMBER_REASSIGNED
         return DoubleOptInReason.CONSUMER_OPTED_OUT
     if source == Source.IMPORT:
         return None

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sms_consent.blocklist_import import ImportDeps
     from sms_consent.consent_feed import FeedDeps
     from sms_consent.inbound import InboundDeps
-    from sms_consent.ports import BreakerSource, EventSink, OutboundRequests, ProviderOptOutList
+    from sms_consent.ports import BreakerSource, EventSink, OutboundRequests, ProviderOptOutList, ReassignedNumbers
     from sms_consent.profiles import ProfileDeps
     from sms_consent.provider_opt_outs import SyncDeps
     from sms_consent.pumping import DetectorDeps
@@ -201,7 +201,20 @@ def inbound_deps() -> InboundDeps:
     )
 
 
+@functools.cache
+def reassigned_numbers(path: Path | None) -> ReassignedNumbers | None:
+    """The Reassigned Numbers Database behind a per-process cache: the local file, or none at all (no
+    adapter for the FCC's real database is built yet)."""
+    if path is None:
+        return None
+    from sms_consent.adapters.reassigned_numbers import CachedReassignedNumbers, LocalReassignedNumbers
+
+    return CachedReassignedNumbers(LocalReassignedNumbers(path), clock=_clock)
+
+
 def _gate_readers(settings: SendGateSettings | AdminApiSettings) -> GateReaders:
+    from datetime import timedelta
+
     from sms_consent.adapters.aws import client
     from sms_consent.adapters.media import S3MediaInspector, S3MediaLinks
     from sms_consent.send_gate import GateReaders
@@ -217,6 +230,8 @@ def _gate_readers(settings: SendGateSettings | AdminApiSettings) -> GateReaders:
             domain=settings.media_link_domain,
             ttl_seconds=settings.media_link_ttl_seconds,
         ),
+        reassigned=reassigned_numbers(settings.reassigned_numbers_file),
+        reassigned_check_after=timedelta(days=settings.reassigned_check_after_days),
     )
 
 
@@ -237,6 +252,8 @@ def gate_deps() -> GateDeps:
         media=readers.media,
         clock=readers.clock,
         links=readers.links,
+        reassigned=readers.reassigned,
+        reassigned_check_after=readers.reassigned_check_after,
         sender=build_sender(
             settings.sender_adapter,
             region=settings.aws_region,
@@ -473,6 +490,7 @@ def reset() -> None:
         feed_deps,
         provider_opt_out_list,
         provider_sync_deps,
+        reassigned_numbers,
         client,
         sending_client,
     ):
