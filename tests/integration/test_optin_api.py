@@ -294,7 +294,8 @@ def test_a_body_that_is_not_json_by_its_media_type_gets_415(aws_stack: AwsStack,
 
 
 def test_a_refusal_tells_a_browser_on_another_origin_when_to_retry(aws_stack: AwsStack) -> None:
-    stores().breakers.open_breaker(Trip("volume_spike", "country", "US", {}, {}), now=datetime.now(UTC), previous=None)
+    for index in range(30):  # the client's hourly limit, spent on failed CAPTCHAs
+        post(aws_stack, form(phone=f"+1415555{index:04d}", captcha_token="test-fail"))
     status, _, headers = post(aws_stack, form(), headers={"Origin": "https://shop.example.com"})
 
     assert status == 429
@@ -359,17 +360,23 @@ def test_one_number_gets_at_most_five_prompts_a_day(aws_stack: AwsStack, monkeyp
     ("dimension", "key", "ip"),
     [("prefix", "+14155550", "198.51.100.7"), ("country", "US", "198.51.100.7"), ("ip", "192.0.2.66", "192.0.2.66")],
 )
-def test_open_pumping_breakers_stop_sign_ups(aws_stack: AwsStack, dimension: str, key: str, ip: str) -> None:
+def test_open_pumping_breakers_hold_the_prompt_and_answer_as_usual(
+    aws_stack: AwsStack, dimension: str, key: str, ip: str
+) -> None:
+    """Held, not refused: the answer is the one a sent prompt gets, so an attacker learns nothing."""
     now = datetime.now(UTC)
     stores().breakers.open_breaker(Trip("range_sweep", dimension, key, {"prompts": 40}, {}), now=now, previous=None)
 
     status, document, headers = post(aws_stack, form(), ip=ip)
 
-    assert status == 429
-    assert document["type"] == "urn:sms-consent:problem:pumping-breaker"
-    assert 1500 <= int(headers["Retry-After"]) <= 1800  # a first trip stays open 30 minutes
+    assert (status, document["status"], document["prompt_sent"]) == (202, "pending", True)
+    assert set(document) == {"status", "expires_at", "prompt_sent", "double_opt_in_reason"}
+    assert "Retry-After" not in headers
     assert aws_stack.outbound_requests() == []
-    assert stores().numbers.history(PHONE) == []
+    (requested,) = stores().numbers.history(PHONE)
+    assert requested.event_type is EventType.DOUBLE_OPT_IN_REQUESTED
+    assert requested.evidence["prompt_held"] == f"range_sweep on {dimension} {key} (breaker open)"
+    assert stores().numbers.get(PHONE).status("alerts") is Status.PENDING  # never subscribed without a YES
 
 
 def test_a_breaker_elsewhere_does_not_stop_this_number(aws_stack: AwsStack) -> None:

@@ -18,6 +18,7 @@ from sms_consent.pumping import (
     longest_run,
     new_destination,
     range_sweep,
+    score_prompt,
     slot_of_week,
     volume_spike,
 )
@@ -142,3 +143,36 @@ def test_a_country_the_programs_send_to_is_never_new() -> None:
     fresh = {("country", "US"): country(30, key="US")}
     assert detect(fresh, {}, {}, CONFIG, home).trips == ()
     assert [t.rule for t in detect(fresh, {}, {}, CONFIG).trips] == ["new_destination"]  # without the programs' list
+
+
+# ---------------------------------------------------------------------- inline scoring of one prompt
+
+
+def _score(number: str, ip: str | None, live: list[KeyCounts], baselines: dict[tuple[str, str], Baseline] | None = None,
+           config: PumpingConfig = CONFIG) -> str | None:  # fmt: skip
+    trip = score_prompt(parse(number), ip, {(c.dimension, c.key): c for c in live}, baselines or {}, config,
+                        frozenset({"US", "CA"}))  # fmt: skip
+    return None if trip is None else f"{trip.rule} {trip.dimension} {trip.key}"
+
+
+def test_inline_scoring_counts_the_prompt_itself_on_top_of_the_last_ten_minutes() -> None:
+    swept = KeyCounts("prefix", "+14155550", 5, suffixes=frozenset({"100", "101", "102", "103", "104"}))
+    # The sixth consecutive number is the one that shows the sweep: five got out, this one is held.
+    assert _score("+14155550105", "192.0.2.1", [swept]) == "range_sweep prefix +14155550"
+    few = KeyCounts("prefix", "+14155550", 4, suffixes=frozenset({"100", "101", "102", "103"}))
+    assert _score("+14155550104", "192.0.2.1", [few]) is None  # five so far: not yet a sweep
+    fanned = KeyCounts("ip", "198.51.100.66", 7, numbers=frozenset(f"+1212555{i:04d}" for i in range(7)))
+    assert _score("+13105550123", "198.51.100.66", [fanned]) == "ip_fanout ip 198.51.100.66"
+    assert _score("+13105550123", "198.51.100.67", [fanned]) is None
+    latvia = KeyCounts("country", "LV", 7)
+    assert _score("+37120000123", None, [latvia]) == "new_destination country LV"
+
+
+def test_inline_scoring_never_holds_a_home_country_spike_an_allowed_key_or_a_known_destination() -> None:
+    busy_home = KeyCounts("country", "US", 500)  # a campaign: only its conversion can tell it, later
+    assert _score("+12125550123", "10.0.0.1", [busy_home]) is None
+    swept = KeyCounts("prefix", "+14155550", 5, suffixes=frozenset({"100", "101", "102", "103", "104"}))
+    allowed = PumpingConfig(allow_prefixes=("+1415555",))
+    assert _score("+14155550105", "192.0.2.1", [swept], config=allowed) is None
+    known = {("country", "LV"): Baseline(total_prompts=40, total_confirmations=20)}
+    assert _score("+37120000123", None, [KeyCounts("country", "LV", 30)], known) is None

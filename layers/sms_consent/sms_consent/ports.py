@@ -308,6 +308,10 @@ class CounterStore(Protocol):
 
     def roll_up(self, start: datetime, counts: Mapping[tuple[str, str], KeyCounts]) -> None: ...
 
+    def read_live(self, keys: Sequence[tuple[str, str]], now: datetime) -> dict[tuple[str, str], KeyCounts]:
+        """These keys' counts in the current and the previous bucket, merged (one batched read)."""
+        ...
+
 
 class BreakerStore(Protocol):
     def all_breakers(self) -> Mapping[tuple[str, str], Breaker]: ...

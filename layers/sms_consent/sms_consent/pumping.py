@@ -23,6 +23,7 @@ from sms_consent import protect_rules
 from sms_consent.breakers import Breaker, Trip
 from sms_consent.clock import iso, window_start
 from sms_consent.messages import BusEvent
+from sms_consent.phones import PhoneInfo
 from sms_consent.ports import Baseline, BreakerStore, CounterStore, EventSink, KeyCounts, ProtectRules
 
 BUCKET = timedelta(minutes=5)
@@ -66,6 +67,17 @@ class DetectorDeps:
     config: PumpingConfig
     home_countries: frozenset[str] = frozenset()  # the programs' allowed countries
     protect: ProtectRules | None = None  # the provider's protect configuration, where one is set
+
+
+@dataclass(frozen=True)
+class InlineDeps:
+    """What scoring a prompt before it leaves needs (the opt-in API)."""
+
+    counters: CounterStore
+    breakers: BreakerStore
+    events: EventSink
+    config: PumpingConfig
+    home_countries: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -222,6 +234,87 @@ def detect(
     return Detection(tuple(trips), breakers)
 
 
+def prompt_keys(phone: PhoneInfo, client_ip: str | None) -> list[tuple[str, str]]:
+    keys = [("country", phone.country), ("prefix", phone.prefix)]
+    return [*keys, ("ip", client_ip)] if client_ip else keys
+
+
+def score_prompt(
+    phone: PhoneInfo,
+    client_ip: str | None,
+    live: Mapping[tuple[str, str], KeyCounts],
+    baselines: Mapping[tuple[str, str], Baseline],
+    config: PumpingConfig,
+    home_countries: frozenset[str] = frozenset(),
+) -> Trip | None:
+    """The rules that need no conversion figures (a sweep, an IP fanning out, a new destination), on the
+    last ten minutes' counts with this prompt added: judged before the prompt leaves, not 5 minutes
+    later. Spikes and conversion collapses stay with the scheduled detector: a campaign's spike is
+    told from pumping only by its confirmations, which come minutes after the prompts."""
+    this = {
+        ("country", phone.country): KeyCounts("country", phone.country, 1),
+        ("prefix", phone.prefix): KeyCounts("prefix", phone.prefix, 1, suffixes=frozenset({phone.e164[-3:]})),
+    }
+    if client_ip:
+        this[("ip", client_ip)] = KeyCounts(
+            "ip", client_ip, 1, numbers=frozenset({phone.e164}), countries=frozenset({phone.country})
+        )
+    for key, prompt in this.items():
+        if _allowed(key[0], key[1], config):
+            continue
+        counts = merge(prompt, live.get(key))
+        trip = (
+            range_sweep(counts, config)
+            or ip_fanout(counts, config)
+            or new_destination(counts, baselines.get(key, Baseline()), config, home_countries)
+        )
+        if trip is not None:
+            return trip
+    return None
+
+
+def check_prompt(phone: PhoneInfo, client_ip: str | None, now: datetime, deps: InlineDeps) -> Trip | None:
+    """Score a prompt about to be sent; on a trip, open its breaker at once (in `enforce` mode) and report
+    it like the detector does. The caller holds the prompt when this returns a trip in `enforce` mode."""
+    keys = prompt_keys(phone, client_ip)
+    live = deps.counters.read_live(keys, now)
+    baselines = deps.counters.baselines(keys, slot_of_week(bucket_start(now)))
+    trip = score_prompt(phone, client_ip, live, baselines, deps.config, deps.home_countries)
+    if trip is None:
+        return None
+    opened = None
+    if deps.config.mode == "enforce" and trip.breaker is not None:
+        previous = deps.breakers.all_breakers().get(trip.breaker)
+        if previous is not None and previous.is_open(now):
+            # Opened by an earlier prompt of the same attack (breakers are cached for a minute per
+            # warm function): held, but neither re-opened (escalation is per attack) nor re-reported.
+            return trip
+        opened = deps.breakers.open_breaker(trip, now=now, previous=previous)
+    deps.events.publish([suspected(trip, deps.config, opened, bucket_start(now), now, source="inline_scoring")])
+    return trip
+
+
+def suspected(
+    trip: Trip, config: PumpingConfig, breaker: Breaker | None, bucket: datetime, now: datetime, *, source: str
+) -> BusEvent:
+    return BusEvent(
+        detail_type="TrafficPumpingSuspected",
+        detail={
+            "rule": trip.rule,
+            "dimension": trip.dimension,
+            "key": trip.key,
+            "phone": None,
+            "figures": trip.figures,
+            "baseline": trip.baseline,
+            "mode": config.mode,
+            "breaker_expires_at": iso(breaker.expires_at) if breaker is not None else None,
+            "bucket": iso(bucket),
+            "source": source,
+            "timestamp": iso(now),
+        },
+    )
+
+
 def run_tick(
     counters: CounterStore,
     breakers: BreakerStore,
@@ -252,27 +345,11 @@ def run_tick(
     if detection.trips:
         events.publish(
             [
-                BusEvent(
-                    detail_type="TrafficPumpingSuspected",
-                    detail={
-                        "rule": trip.rule,
-                        "dimension": trip.dimension,
-                        "key": trip.key,
-                        "phone": None,
-                        "figures": trip.figures,
-                        "baseline": trip.baseline,
-                        "mode": config.mode,
-                        "breaker_expires_at": iso(opened[(trip.dimension, trip.key)].expires_at)
-                        if (trip.dimension, trip.key) in opened
-                        else None,
-                        "bucket": iso(latest_start),
-                        "source": "pumping_detector",
-                        "timestamp": iso(now),
-                    },
-                )
+                suspected(trip, config, opened.get((trip.dimension, trip.key)), latest_start, now,
+                          source="pumping_detector")
                 for trip in detection.trips
             ]
-        )
+        )  # fmt: skip
     if protect is not None:
         seen = {key: merge(counts, previous.get(key)) for key, counts in latest.items()}
         protect_rules.push({**existing, **opened}, seen, breakers, protect, now)

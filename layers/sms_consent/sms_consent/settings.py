@@ -104,6 +104,7 @@ class OptinApiSettings(FunctionSettings):
     captcha_secret_arn: str = Field(default="", pattern=r"^(arn:aws[\w-]*:secretsmanager:.+)?$")
     # Sites whose solved CAPTCHAs count, comma-separated; empty: the host of ALLOWED_ORIGIN, if not *.
     captcha_hostnames: str = Field(default="", max_length=1024, pattern=r"^[A-Za-z0-9.,: -]*$")
+    pumping_mode: Literal["enforce", "record_only"] = "enforce"  # inline scoring holds prompts only in enforce
 
     @property
     def expected_captcha_hostnames(self) -> frozenset[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sms_consent import breakers, phones
+from sms_consent import breakers, phones, pumping
 from sms_consent.clock import Clock
 from sms_consent.config import OptinLimits, ProgramConfig
 from sms_consent.consent import EVIDENCE_TEXT_LIMIT, NumberState, Source, Status
@@ -100,6 +100,7 @@ class SignupDeps:
     clock: Clock
     policy: RateLimitPolicy = field(default_factory=RateLimitPolicy)
     captcha_hostnames: frozenset[str] = frozenset()  # empty: a CAPTCHA solved on any site counts
+    inline: pumping.InlineDeps | None = None  # score each prompt before it leaves (None: breakers only)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class SignupResult:
     expires_at: datetime | None
     prompt_sent: bool
     reason: DoubleOptInReason | None = None  # why a confirmation is asked for, when one is
+    held: bool = False  # the prompt was kept back (pumping suspected); the answer does not say so
 
 
 # Decisions that send a message: the number's and its block's limits are counted for these only.
@@ -171,14 +173,10 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
     if deps.captcha_hostnames and (captcha.hostname or "").lower() not in deps.captcha_hostnames:
         # A token farmed on another site (or one the service cannot place) is not a pass here.
         raise Rejected(Rejection.CAPTCHA_FAILED, "captcha_token: the CAPTCHA was solved on another site")
-    breaker = breakers.blocking(phone, deps.breakers.open_breakers(now), client_ip=form.client_ip)
-    if breaker is not None:
-        raise Rejected(
-            Rejection.PUMPING_BREAKER,
-            "sign-ups for this number are paused while unusual traffic is investigated; try again later",
-            retry_at=breaker.expires_at,
-        )
+    hold = _hold(phone, form.client_ip, now, deps)
     evidence = form.evidence(captcha)
+    if hold is not None:
+        evidence["prompt_held"] = hold
     deps.texts.remember(evidence["consent_text_hash"], form.consent_text)  # before any consent points at it
     request_id = str(uuid.uuid4())
     number_limits = _NumberLimits(deps.limiter, deps.policy.for_number(phone), now)
@@ -189,7 +187,8 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
             form.program,
             config=config,
             source=Source.WEB_FORM,
-            use_double_opt_in=form.use_double_opt_in,
+            # A held sign-up is never subscribed without the consumer's own YES.
+            use_double_opt_in=form.use_double_opt_in or hold is not None,
             now=now,
             evidence=evidence,
             language=form.language,
@@ -198,20 +197,10 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
 
     stored = deps.store.update(phone.e164, decide, before_write=number_limits.count_once)
     decision = stored.decision
-    metadata: dict[str, Any] = {"source": Source.WEB_FORM.value}
-    publish_prompt(decision, phone.e164, config, deps.outbound, metadata)
-    if decision.action is SubscriptionAction.SUBSCRIBED:  # a program without double opt-in: confirm at once
-        sender = config.sender_for_program(form.program)
-        deps.outbound.publish(
-            to_number(
-                phone.e164,
-                program=form.program,
-                category=Category.COMPLIANCE_REPLY,
-                body=config.programs[form.program].replies_for(form.language).confirmation,
-                sender=sender.number if sender else None,
-                metadata=metadata,
-            )
-        )
+    # A held sign-up is answered exactly as a sent one (the attacker learns nothing); its audit event
+    # says it was held. A resubmission once the breaker has closed sends the unsent prompt.
+    if hold is None:
+        _send(decision, phone.e164, form, config, deps)
     subscribed = decision.action in (SubscriptionAction.SUBSCRIBED, SubscriptionAction.ALREADY_SUBSCRIBED)
     return SignupResult(
         phone=phone.e164,
@@ -220,4 +209,36 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
         expires_at=decision.expires_at,
         prompt_sent=decision.prompt is not None,
         reason=decision.reason,
+        held=hold is not None,
     )
+
+
+def _hold(phone: phones.PhoneInfo, client_ip: str | None, now: datetime, deps: SignupDeps) -> str | None:
+    """Why this sign-up's prompt must not leave now: an open breaker covers it, or scoring it trips a
+    rule (which opens the breaker at once). None: send it."""
+    breaker = breakers.blocking(phone, deps.breakers.open_breakers(now), client_ip=client_ip)
+    if breaker is not None:
+        return f"{breaker.rule} on {breaker.dimension} {breaker.key} (breaker open)"
+    if deps.inline is None:
+        return None
+    trip = pumping.check_prompt(phone, client_ip, now, deps.inline)
+    if trip is None or deps.inline.config.mode != "enforce":  # record_only: reported, not held
+        return None
+    return f"{trip.rule} on {trip.dimension} {trip.key} (scored inline)"
+
+
+def _send(decision: SubscriptionDecision, phone: str, form: WebForm, config: ProgramConfig, deps: SignupDeps) -> None:
+    metadata: dict[str, Any] = {"source": Source.WEB_FORM.value}
+    publish_prompt(decision, phone, config, deps.outbound, metadata)
+    if decision.action is SubscriptionAction.SUBSCRIBED:  # a program without double opt-in: confirm at once
+        sender = config.sender_for_program(form.program)
+        deps.outbound.publish(
+            to_number(
+                phone,
+                program=form.program,
+                category=Category.COMPLIANCE_REPLY,
+                body=config.programs[form.program].replies_for(form.language).confirmation,
+                sender=sender.number if sender else None,
+                metadata=metadata,
+            )
+        )

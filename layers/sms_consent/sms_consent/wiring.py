@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from sms_consent.ports import BreakerSource, EventSink, OutboundRequests, ProviderOptOutList, ReassignedNumbers
     from sms_consent.profiles import ProfileDeps
     from sms_consent.provider_opt_outs import SyncDeps
-    from sms_consent.pumping import DetectorDeps
+    from sms_consent.pumping import DetectorDeps, PumpingConfig
     from sms_consent.repository.blocklist import DynamoBlocklist
     from sms_consent.repository.blocklist_imports import DynamoExportJobs, DynamoImportJobs
     from sms_consent.repository.breakers import DynamoBreakers
@@ -276,6 +276,7 @@ def gate_deps() -> GateDeps:
 def signup_deps() -> SignupDeps:
     """Everything POST /v1/optins needs: the CAPTCHA, rate limits and breakers besides the usual ports."""
     from sms_consent.adapters.captcha import build_captcha
+    from sms_consent.pumping import InlineDeps
     from sms_consent.signup import RateLimitPolicy, SignupDeps
 
     settings = optin_api_settings()
@@ -296,6 +297,13 @@ def signup_deps() -> SignupDeps:
         clock=_clock,
         policy=RateLimitPolicy(config.optin_limits),
         captcha_hostnames=settings.expected_captcha_hostnames,
+        inline=InlineDeps(
+            counters=stores_of(settings).counters,
+            breakers=stores_of(settings).breakers,
+            events=events_of(settings),
+            config=pumping_config(config, settings.pumping_mode),
+            home_countries=home_countries(config),
+        ),
     )
 
 
@@ -332,6 +340,18 @@ def admin_deps() -> AdminDeps:
     )
 
 
+def pumping_config(programs: ProgramConfig, stack_mode: str) -> PumpingConfig:
+    if stack_mode == "record_only":  # the stack parameter can only make it more cautious
+        return programs.pumping.model_copy(update={"mode": "record_only"})
+    return programs.pumping
+
+
+def home_countries(programs: ProgramConfig) -> frozenset[str]:
+    """The countries the programs allow, and the default region: never a "new destination"."""
+    allowed = frozenset(country for program in programs.programs.values() for country in program.allowed_countries)
+    return allowed | {programs.default_region}
+
+
 @functools.cache
 def detector_deps() -> DetectorDeps:
     from sms_consent.adapters.protect_configuration import build_protect_rules
@@ -339,17 +359,13 @@ def detector_deps() -> DetectorDeps:
 
     settings = pumping_detector_settings()
     programs = program_config(settings.program_config)
-    config = programs.pumping
-    if settings.pumping_mode == "record_only":  # the stack parameter can only make it more cautious
-        config = config.model_copy(update={"mode": "record_only"})
     found = stores_of(settings)
-    home = frozenset(country for program in programs.programs.values() for country in program.allowed_countries)
     return DetectorDeps(
         counters=found.counters,
         breakers=found.breakers,
         events=events_of(settings),
-        config=config,
-        home_countries=home | {programs.default_region},
+        config=pumping_config(programs, settings.pumping_mode),
+        home_countries=home_countries(programs),
         protect=build_protect_rules(settings.protect_configuration_id, settings.aws_region),
     )
 

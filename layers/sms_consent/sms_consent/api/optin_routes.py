@@ -9,11 +9,13 @@ from typing import Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from sms_consent import signup, wiring
 from sms_consent.api.problems import LANGUAGE_TAG, language_code
 from sms_consent.clock import iso
+from sms_consent.observability import metrics
 
 router = APIGatewayRouter()
 PROBLEM: OpenAPIResponse = {"description": "application/problem+json: type, title, status, detail"}
@@ -53,9 +55,10 @@ class OptinAccepted(BaseModel):
     summary="Sign a number up from a web form: double opt-in where it applies",
     description=(
         "202 with status pending and expires_at when a confirmation prompt applies (a resubmission within "
-        "10 minutes answers 202 again and sends nothing); 200 with status subscribed otherwise. "
+        "10 minutes answers 202 again and sends nothing); 200 with status subscribed otherwise. A sign-up "
+        "suspected of traffic pumping is answered the same way, its prompt held. "
         "Problems: invalid-number, number-type-not-allowed, country-not-allowed, unknown-program, "
-        "captcha-missing (400); captcha-failed (403); rate-limited, pumping-breaker (429, Retry-After); "
+        "captcha-missing (400); captcha-failed (403); rate-limited (429, Retry-After); "
         "body too large (413); captcha-unavailable (503)."
     ),
     responses={
@@ -85,6 +88,8 @@ def post_optin(request: OptinRequest) -> Response[str]:
         origin=headers.get("origin"),
     )
     result = signup.submit_form(form, wiring.signup_deps())
+    if result.held:
+        metrics.add_metric(name="OptinPromptsHeld", unit=MetricUnit.Count, value=1)
     body = {
         "status": result.status.value,
         "expires_at": iso(result.expires_at) if result.expires_at else None,

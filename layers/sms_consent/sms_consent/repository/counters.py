@@ -21,7 +21,7 @@ from sms_consent.clock import iso
 from sms_consent.consent import AuditEvent, EventType
 from sms_consent.phones import PhoneInfo, parse
 from sms_consent.ports import Baseline, KeyCounts
-from sms_consent.pumping import WEEKS_OF_HISTORY, bucket_start, slot_of_week
+from sms_consent.pumping import BUCKET, WEEKS_OF_HISTORY, bucket_start, slot_of_week
 from sms_consent.repository.table import TTL_ATTRIBUTE, Increment, Table, item_key
 
 PARTITIONS = 64
@@ -74,8 +74,27 @@ def _bucket_item(
         },
     )
     change.adds.update(prompts=prompts, confirmations=confirmations)
+    return _bucket_key(start, dimension, key, country_shard), change
+
+
+def _bucket_key(start: datetime, dimension: str, key: str, country_shard: int) -> tuple[str, str]:
     partition = _partition(dimension, f"{key}#{country_shard}" if country_shard else key)
-    return (_bucket_pk(start, partition), f"{dimension}#{key}#{country_shard}"), change
+    return _bucket_pk(start, partition), f"{dimension}#{key}#{country_shard}"
+
+
+def _fold(found: dict[tuple[str, str], KeyCounts], raw: dict[str, Any]) -> None:
+    """Add one stored bucket item (a key's, or one shard of a country's) to what was read so far."""
+    key = (raw["dimension"]["S"], raw["key"]["S"])
+    current = found.get(key, KeyCounts(*key))
+    found[key] = KeyCounts(
+        key[0],
+        key[1],
+        current.prompts + int(raw.get("prompts", {}).get("N", 0)),
+        current.confirmations + int(raw.get("confirmations", {}).get("N", 0)),
+        current.suffixes | _strings(raw, "suffixes"),
+        current.numbers | _strings(raw, "numbers"),
+        current.countries | _strings(raw, "countries"),
+    )
 
 
 def prompt_increments(
@@ -153,20 +172,24 @@ class DynamoCounters:
             while True:
                 page = client.query(**kwargs)
                 for raw in page.get("Items", []):
-                    key = (raw["dimension"]["S"], raw["key"]["S"])
-                    current = found.get(key, KeyCounts(*key))
-                    found[key] = KeyCounts(
-                        key[0],
-                        key[1],
-                        current.prompts + int(raw.get("prompts", {}).get("N", 0)),
-                        current.confirmations + int(raw.get("confirmations", {}).get("N", 0)),
-                        current.suffixes | _strings(raw, "suffixes"),
-                        current.numbers | _strings(raw, "numbers"),
-                        current.countries | _strings(raw, "countries"),
-                    )
+                    _fold(found, raw)
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
+
+    def read_live(self, keys: Sequence[tuple[str, str]], now: datetime) -> dict[tuple[str, str], KeyCounts]:
+        """One BatchGetItem: each key's item (a country's shards) in the current and the previous bucket."""
+        latest = bucket_start(now)
+        wanted = [
+            _bucket_key(start, dimension, key, shard)
+            for start in (latest, latest - BUCKET)
+            for dimension, key in keys
+            for shard in range(COUNTRY_SHARDS if dimension == "country" else 1)
+        ]
+        found: dict[tuple[str, str], KeyCounts] = {}
+        for raw in self.table.batch_get([item_key(pk, sk) for pk, sk in wanted]).values():
+            _fold(found, raw)
         return found
 
     def baselines(self, keys: Sequence[tuple[str, str]], slot: int) -> dict[tuple[str, str], Baseline]:
