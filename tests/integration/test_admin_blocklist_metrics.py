@@ -17,7 +17,11 @@ CONTEXT = LambdaContext("AdminApiFunction")
 
 
 @pytest.fixture
-def call(aws_stack: AwsStack) -> Any:
+def call(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # The routes run in this process, as the admin function would: with its environment.
+    for name, value in aws_stack.runner.env["AdminApiFunction"].items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
     app = problems.resolver("*")  # the resolver the admin function uses: validation errors are 400s
     app.include_router(blocklist_routes.router)
     app.include_router(metrics_routes.router)

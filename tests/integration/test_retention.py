@@ -15,12 +15,13 @@ from typing import Any
 import boto3
 
 from sms_consent.adapters.idempotency import RECORD_SK
+from sms_consent.repository.numbers import SEND_CLAIM_SK_PREFIX
 from tests.conftest import AwsStack, api_request, load_event
 from tests.integration.test_optin_api import PHONE, deliver_outbound, form, inbound, post
 
 # Items DynamoDB may delete by TTL, by the start of their partition key.
 EXPIRING = ("CTR#", "RATE#", "BREAKER", "FOLDED#")
-KEPT = ("PHONE#", "USER#", "METRICS#", "BASE#")
+KEPT = ("PHONE#", "USER#", "METRICS#", "BASE#", "TEXT#")  # TEXT#: the words people agreed to
 
 
 def _items(stack: AwsStack) -> list[dict[str, Any]]:
@@ -49,7 +50,9 @@ def test_no_opt_out_or_audit_event_can_expire(aws_stack: AwsStack) -> None:
     assert {"PHONE", "CTR", "RATE", "METRICS", "FOLDED"} <= kinds  # the life above wrote each kind
     for item in items:
         key = item["PK"]["S"]
-        if key.startswith(KEPT):
+        if item["SK"]["S"].startswith(SEND_CLAIM_SK_PREFIX):  # the gate's claim on one send: 7 days
+            assert int(item["ttl"]["N"]) > 0
+        elif key.startswith(KEPT):
             assert "ttl" not in item, f"{key} {item['SK']['S']} would expire"
         elif item["SK"]["S"] == RECORD_SK:  # an inbound message's idempotency record: 7 days, then deleted
             assert int(item["ttl"]["N"]) > 0

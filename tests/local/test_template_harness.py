@@ -126,13 +126,16 @@ def test_functions_carry_globals_retries_and_their_handler_files() -> None:
         "PumpingDetectorFunction",
         "ConsentFeedFunction",
         "ProviderSyncFunction",
+        "BlocklistFilesFunction",
     }
     for spec in functions.values():
         assert spec.module_file.is_file(), spec.module_file
-        assert spec.memory_size == 512
+        # The blocklist file function streams files of millions of lines: more memory, the longest timeout.
+        assert spec.memory_size == (1024 if spec.logical_id == "BlocklistFilesFunction" else 512)
         assert spec.environment["TABLE_NAME"] == {"Ref": "ConsentTable"}
     assert functions["SendGateFunction"].timeout == 60
     assert functions["AdminApiFunction"].timeout == 20
+    assert functions["BlocklistFilesFunction"].timeout == 900
     assert functions["InboundSmsFunction"].maximum_retry_attempts == 2
     assert functions["PumpingDetectorFunction"].maximum_retry_attempts == 0
     assert functions["InboundSmsFunction"].dead_letter_queue == {"Fn::GetAtt": ["InboundSmsDeadLetterQueue", "Arn"]}
