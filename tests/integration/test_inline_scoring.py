@@ -13,11 +13,12 @@ from tests.integration.test_optin_api import form, post
 
 
 def sign_up_sweep(stack: AwsStack, count: int) -> list[tuple[int, dict[str, Any]]]:
-    """Consecutive numbers of one 1k block, each from its own address (a farm rotating IPs); the
-    table's stream is folded into the counters between requests, as Lambda's stream poller does."""
+    """Consecutive numbers of one 1k block (real ones: 555-01xx fictional numbers are never held), each
+    from its own address (a farm rotating IPs); the table's stream is folded into the counters between
+    requests, as Lambda's stream poller does."""
     answers = []
     for index in range(count):
-        status, body, _ = post(stack, form(phone=f"+1415555{100 + index:04d}"), ip=f"203.0.113.{10 + index}")
+        status, body, _ = post(stack, form(phone=f"+1415201{100 + index:04d}"), ip=f"203.0.113.{10 + index}")
         answers.append((status, body))
         stack.deliver_stream()
     return answers
@@ -28,21 +29,21 @@ def test_a_sweep_is_held_from_its_sixth_prompt_and_its_breaker_opens_at_once(aws
 
     assert {(status, body["status"], body["prompt_sent"]) for status, body in answers} == {(202, "pending", True)}
     prompted = [request["recipients"][0] for request in aws_stack.outbound_requests()]
-    assert prompted == [f"+1415555{100 + index:04d}" for index in range(5)]
-    breaker = stores().breakers.all_breakers()[("prefix", "+14155550")]
+    assert prompted == [f"+1415201{100 + index:04d}" for index in range(5)]
+    breaker = stores().breakers.all_breakers()[("prefix", "+14152010")]
     assert (breaker.rule, len(breaker.trips)) == ("range_sweep", 1)  # one attack, one trip: 30 minutes
     reported = [e["detail"] for e in aws_stack.bus_events() if e["detail-type"] == "TrafficPumpingSuspected"]
     assert len(reported) == 1
     assert (reported[0]["source"], reported[0]["rule"], reported[0]["key"]) == (
         "inline_scoring",
         "range_sweep",
-        "+14155550",
+        "+14152010",
     )
-    held = stores().numbers.history("+14155550105")[0]
-    assert held.evidence["prompt_held"] == "range_sweep on prefix +14155550 (scored inline)"
+    held = stores().numbers.history("+14152010105")[0]
+    assert held.evidence["prompt_held"] == "range_sweep on prefix +14152010 (scored inline)"
     # Later prompts: the function's cached breakers (a minute old at most) or the scoring hold them.
-    later = stores().numbers.history("+14155550108")[0]
-    assert str(later.evidence["prompt_held"]).startswith("range_sweep on prefix +14155550")
+    later = stores().numbers.history("+14152010108")[0]
+    assert str(later.evidence["prompt_held"]).startswith("range_sweep on prefix +14152010")
 
 
 def test_record_only_reports_what_it_would_hold_and_sends(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,10 +58,18 @@ def test_record_only_reports_what_it_would_hold_and_sends(aws_stack: AwsStack, m
     assert {(r["rule"], r["mode"], r["breaker_expires_at"]) for r in reported} == {("range_sweep", "record_only", None)}
 
 
+def test_fictional_numbers_are_never_held(aws_stack: AwsStack) -> None:
+    """NPA-555-0100..0199 cannot be assigned, so nobody is paid for them: demos, QA and the drill use them."""
+    for index in range(9):
+        post(aws_stack, form(phone=f"+1415555{100 + index:04d}"), ip=f"203.0.113.{10 + index}")
+        aws_stack.deliver_stream()
+    assert len(aws_stack.outbound_requests()) == 9
+
+
 def test_scoring_a_prompt_costs_two_batched_reads(aws_stack: AwsStack) -> None:
     sign_up_sweep(aws_stack, 2)
     with aws_calls.counting() as calls:
-        post(aws_stack, form(phone="+12125550123"), ip="198.51.100.20")
+        post(aws_stack, form(phone="+12122010123"), ip="198.51.100.20")
     # The live counts (country shards, prefix, IP in two buckets) in one BatchGetItem, the baselines in
     # another; the rest is the sign-up's own work.
     assert calls.get("dynamodb.BatchGetItem", 0) == 2

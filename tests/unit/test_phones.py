@@ -52,3 +52,12 @@ def test_mask_keeps_country_and_last_two_digits() -> None:
 def test_mask_text_leaves_dates_and_times_alone() -> None:
     text = "at 2026-11-23 04:12:33, request 5, count 123456"
     assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("raw", "fictional"),
+    [("+14155550100", True), ("+12125550199", True), ("+14155550200", False), ("+14155550099", False),
+     ("+14152010142", False), ("+447911123456", False)],
+)  # fmt: skip
+def test_fictional_numbers_are_the_nanp_555_01xx_range(raw: str, fictional: bool) -> None:
+    assert parse(raw).fictional is fictional

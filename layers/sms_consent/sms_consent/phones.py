@@ -71,6 +71,11 @@ class PhoneInfo:
         """The 1k-number block: the number without its last three digits."""
         return self.e164[:-3]
 
+    @property
+    def fictional(self) -> bool:
+        """A North American number reserved for fiction (NPA-555-0100 to 0199): never assigned to anyone."""
+        return self.country_code == 1 and len(self.e164) == 12 and self.e164[5:9] == "5550" and self.e164[9] == "1"
+
 
 def parse(raw: str, default_region: str = "US") -> PhoneInfo:
     """Parse any format `phonenumbers` understands; raise InvalidPhoneNumber otherwise."""

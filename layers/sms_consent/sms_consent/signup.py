@@ -215,7 +215,10 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
 
 def _hold(phone: phones.PhoneInfo, client_ip: str | None, now: datetime, deps: SignupDeps) -> str | None:
     """Why this sign-up's prompt must not leave now: an open breaker covers it, or scoring it trips a
-    rule (which opens the breaker at once). None: send it."""
+    rule (which opens the breaker at once). None: send it. Fictional numbers (what demos, QA and the
+    compliance drill use) are never held: they cannot be assigned, so nobody can be paid for them."""
+    if phone.fictional:
+        return None
     breaker = breakers.blocking(phone, deps.breakers.open_breakers(now), client_ip=client_ip)
     if breaker is not None:
         return f"{breaker.rule} on {breaker.dimension} {breaker.key} (breaker open)"
