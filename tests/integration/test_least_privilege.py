@@ -223,6 +223,7 @@ def test_a_life_through_every_function_stays_within_each_policy(aws_stack: AwsSt
     aws_stack.invoke("PumpingDetectorFunction", load_event("pumping_detector/scheduled.json"))
     aws_stack.invoke("ProviderSyncFunction", load_event("provider_sync/scheduled.json"))
     aws_stack.invoke("ProviderSyncFunction", load_event("provider_sync/consumer_stop.json"))
+    aws_stack.invoke("ListHygieneFunction", load_event("list_hygiene/scheduled.json"))
     aws_stack.deliver_stream()  # the stream's consumers (ConsentFeedFunction, and any added later)
 
     calls = iam_calls.recorded()

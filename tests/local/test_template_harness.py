@@ -127,6 +127,7 @@ def test_functions_carry_globals_retries_and_their_handler_files() -> None:
         "ConsentFeedFunction",
         "ProviderSyncFunction",
         "BlocklistFilesFunction",
+        "ListHygieneFunction",
     }
     for spec in functions.values():
         assert spec.module_file.is_file(), spec.module_file
@@ -163,7 +164,9 @@ def test_the_detector_runs_every_five_minutes_and_the_provider_sync_every_fiftee
     assert {name: schedule.rate_seconds for name, schedule in schedules.items()} == {
         "PumpingDetectorFunction": 300,
         "ProviderSyncFunction": 900,
+        "ListHygieneFunction": None,  # cron: daily at 17:00 UTC in AWS; locally it runs when triggered
     }
+    assert schedules["ListHygieneFunction"].expression == "cron(0 17 * * ? *)"
     assert all(schedule.enabled for schedule in schedules.values())
 
 

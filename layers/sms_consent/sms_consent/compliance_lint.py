@@ -92,6 +92,15 @@ def _lint_replies(
         yield LintProblem(where, f"{field}.stop", "the STOP reply must confirm that no more messages will be sent")
 
 
+def reminder_problems(text: str, program: Program, language: str = "en") -> Iterator[str]:
+    """What a list-hygiene reminder lacks (seed 001, "Audit your customer lists"): it names the program
+    or brand and tells how to unsubscribe (STOP)."""
+    if not _names(text, (program,)):
+        yield "must name the program or brand"
+    if not _mentions(text, STOP_WORDS_BY_LANGUAGE.get(language, ("STOP",))):
+        yield "must give STOP (opt-out) instructions"
+
+
 def lint(config: ProgramConfig) -> list[LintProblem]:
     problems: list[LintProblem] = []
     for program_id, program in config.programs.items():
@@ -102,6 +111,11 @@ def lint(config: ProgramConfig) -> list[LintProblem]:
         problems.extend(_lint_replies(program_id, program, program.default_language, program.replies, "replies"))
         for language, replies in program.translations.items():
             problems.extend(_lint_replies(program_id, program, language, replies, f"translations.{language}"))
+        if program.list_hygiene is not None:
+            problems.extend(
+                LintProblem(f"program '{program_id}'", "list_hygiene.reminder_text", message)
+                for message in reminder_problems(program.list_hygiene.reminder_text, program, program.default_language)
+            )
     for index, sender in enumerate(config.senders):
         if sender.stop_all and not STOP_CONFIRMED.search(sender.stop_all):
             problems.append(

@@ -63,6 +63,36 @@ class FrequencyCap(_Strict):
     hours: int = Field(ge=1, le=24 * 31)
 
 
+class ReducedFrequency(_Strict):
+    """At most `messages` marketing messages per `days` (rolling) to a subscriber who is unengaged."""
+
+    messages: int = Field(ge=1, le=100)
+    days: int = Field(ge=1, le=90)
+
+
+class ListHygiene(_Strict):
+    """List audits and engagement (seed 001): a periodic reminder that the number is subscribed, skipped
+    for those who texted recently; a reduced frequency for the unengaged; removal of the fully unengaged
+    after `remove_after_reminders` unanswered reminders (a status change with source `list_hygiene`,
+    never a consumer opt-out). Engagement is an inbound message from the number (a reply, a keyword, a
+    YES), or the subscription itself."""
+
+    reminder_every_days: int = Field(ge=7, le=365)
+    reminder_text: str = Field(min_length=1, max_length=MAX_REPLY_LENGTH)
+    skip_if_engaged_within_days: int = Field(default=30, ge=0, le=365)
+    unengaged_after_days: int | None = Field(default=None, ge=1, le=3650)
+    reduced_frequency: ReducedFrequency | None = None
+    remove_after_reminders: int | None = Field(default=None, ge=1, le=12)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ListHygiene:
+        if self.skip_if_engaged_within_days > self.reminder_every_days:
+            raise ValueError("skip_if_engaged_within_days must not exceed reminder_every_days")
+        if (self.reduced_frequency is None) != (self.unengaged_after_days is None):
+            raise ValueError("reduced_frequency and unengaged_after_days go together: set both or neither")
+        return self
+
+
 class Program(_Strict):
     name: str = Field(min_length=2, max_length=60)
     brand: str = Field(min_length=2, max_length=60)
@@ -78,6 +108,7 @@ class Program(_Strict):
     default_language: str = Field(default="en", pattern=LANGUAGE)
     replies: Replies
     translations: dict[str, Replies] = Field(default_factory=dict)
+    list_hygiene: ListHygiene | None = None
 
     @field_validator("allowed_countries")
     @classmethod

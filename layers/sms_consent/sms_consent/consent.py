@@ -41,6 +41,8 @@ class Source(StrEnum):
     PROFILE = "profile"  # inherited from a user's previous number
     # The FCC's Reassigned Numbers Database: the number changed hands since its consent was given.
     REASSIGNED_NUMBERS = "reassigned_numbers"
+    # List hygiene (seed 001): removed after unanswered reminders. Not the consumer's decision.
+    LIST_HYGIENE = "list_hygiene"
 
 
 # Where the consumer acts for themselves: only these may undo a consumer's opt-out.
@@ -151,6 +153,10 @@ class NumberState:
     optout_notice_at: dict[str, datetime] = field(default_factory=dict)
     # Recent send times (epoch seconds, oldest first) per capped stream: a program, or `replies`.
     recent_sends: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Last inbound message from the number (kept by the inbound path, at most one write a day).
+    engaged_at: datetime | None = None
+    # List-hygiene reminders sent (epoch seconds, oldest first) per program (kept by the hygiene run).
+    reminders: dict[str, tuple[int, ...]] = field(default_factory=dict)
     version: int = 0  # optimistic-locking counter kept by storage
 
     def status(self, program: str) -> Status | None:

@@ -50,10 +50,14 @@ def is_reply(request: OutboundRequest) -> bool:
 
 
 def caps_for(
-    program: Program, request: OutboundRequest, statutory: tuple[int, timedelta, str] | None = None
+    program: Program,
+    request: OutboundRequest,
+    statutory: tuple[int, timedelta, str] | None = None,
+    reduced: tuple[int, timedelta, str] | None = None,
 ) -> tuple[Cap, ...]:
     """Every cap this message counts against; `statutory` is the recipient's state cap, if it has one
-    (messages, rolling window, citation)."""
+    (messages, rolling window, citation); `reduced` the program's reduced frequency for an unengaged
+    subscriber (`list_hygiene.reduced_cap`)."""
     if is_reply(request):
         if request.metadata.get("intent") == OPT_OUT_INTENT:
             return ()
@@ -66,6 +70,8 @@ def caps_for(
         caps.append(Cap(request.program, timedelta(hours=cap.hours), cap.messages, "program"))
     if statutory is not None:
         caps.append(Cap(request.program, statutory[1], statutory[0], statutory[2]))
+    if reduced is not None:
+        caps.append(Cap(request.program, reduced[1], reduced[0], reduced[2]))
     return tuple(caps)
 
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sms_consent import consent, keywords, phones
+from sms_consent import consent, keywords, list_hygiene, phones
 from sms_consent.clock import Clock, iso, utc
 from sms_consent.config import ProgramConfig, Sender
 from sms_consent.confirmations import confirm
@@ -20,9 +20,13 @@ from sms_consent.consent import EVIDENCE_TEXT_LIMIT, Change, EventType, NumberSt
 from sms_consent.inbound_context import InboundAction, InboundContext, InboundDecision, InboundSms
 from sms_consent.keyword_actions import help_reply, opt_in, opt_out
 from sms_consent.messages import BusEvent, OutboundRequest, to_number
-from sms_consent.ports import EventSink, NumberStore, OutboundRequests
+from sms_consent.ports import EngagementLog, EventSink, NumberStore, OutboundRequests
 
 SUPERSEDED = "superseded"
+# What an inbound message does that is not engagement (list hygiene): an opt-out, a discarded text.
+NOT_ENGAGEMENT = frozenset(
+    {InboundAction.OPTED_OUT, InboundAction.ASKED_WHICH, InboundAction.BLOCKED, InboundAction.MISROUTED}
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class InboundDeps:
     events: EventSink
     clock: Clock
     keyword_sets: tuple[keywords.KeywordSet, ...] = field(default=keywords.BUILTIN_KEYWORD_SETS)
+    engagement: EngagementLog | None = None  # list hygiene: None records no engagement
 
 
 class UnroutableMessage(ValueError):
@@ -203,6 +208,13 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
     origin, ctx = context(message, received_at, deps)
     stored = deps.store.update(origin, lambda state: decide(state, ctx))
     decision, events = stored.decision, stored.events
+    if (
+        deps.engagement is not None
+        and decision.action not in NOT_ENGAGEMENT
+        and stored.state.programs  # a number we hold no consent for has nothing to audit
+        and list_hygiene.engagement_due(stored.state, received_at)
+    ):
+        deps.engagement.record_engagement(origin, received_at)  # its own partition, at most once a day
     requests = tuple(
         to_number(
             origin,

@@ -96,13 +96,16 @@ def to_number(
     metadata: Mapping[str, Any] | None = None,
     prompt_request_id: str | None = None,
     in_reply_to: str | None = None,
+    request_id: str | None = None,
 ) -> OutboundRequest:
     """A message the platform itself sends one number (a reply, a prompt, a confirmation): the one place
     such a request is built. `prompt_request_id` links a prompt to the pending confirmation it asks about."""
     extra = {"prompt_request_id": prompt_request_id} if prompt_request_id else {}
     # The same reply or prompt published again (a redelivered inbound message, a retried sign-up) is the
     # same request, which the gate sends to a number once.
-    if category is Category.OPTIN_PROMPT and prompt_request_id:
+    if request_id is not None:  # the caller's own idempotency key (a scheduled run's reminder)
+        pass
+    elif category is Category.OPTIN_PROMPT and prompt_request_id:
         request_id = prompt_request_id
     elif in_reply_to:
         request_id = str(uuid.uuid5(REPLY_NAMESPACE, "\x1f".join((in_reply_to, phone, program, category.value, body))))

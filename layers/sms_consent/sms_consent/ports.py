@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sms_consent.breakers import Breaker, Trip
@@ -379,4 +379,44 @@ class ReassignedNumbers(Protocol):
 
     def check(self, queries: Sequence[RndQuery]) -> dict[RndQuery, RndAnswer]:
         """One batched look-up answering every query; raises ReassignedNumbersUnavailable otherwise."""
+        ...
+
+
+# ---------------------------------------------------------------------- list hygiene (seed 001)
+
+
+@dataclass(frozen=True, slots=True)
+class DueEntry:
+    """One number in a list-hygiene due bucket (`bucket`: the item of the day that holds it)."""
+
+    bucket: str
+    phone: str
+
+
+class HygieneIndex(Protocol):
+    """Subscribers per program by the day their list-hygiene clock started (repository.hygiene): read
+    a day's buckets, never the table."""
+
+    def due(self, program: str, day: date) -> list[DueEntry]: ...
+
+    def schedule(self, program: str, day: date, phones: Sequence[str]) -> None:
+        """Put the numbers in the day's bucket (read again `reminder_every_days` after `day`)."""
+        ...
+
+    def done(self, program: str, day: date, entries: Sequence[DueEntry]) -> None:
+        """Take handled numbers out of the day's buckets."""
+        ...
+
+
+class HygieneLog(Protocol):
+    """What a list-hygiene run writes besides consent changes: reminder times and its figures."""
+
+    def record_reminder(self, phone: str, program: str, times: tuple[int, ...]) -> None: ...
+
+    def record_figures(self, program: str, day: date, figures: Mapping[str, int]) -> None: ...
+
+
+class EngagementLog(Protocol):
+    def record_engagement(self, phone: str, at: datetime) -> None:
+        """The number texted us at `at` (kept only if newer than what is stored)."""
         ...

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sms_consent import breakers, consent, mms, phones, reassigned_numbers
+from sms_consent import breakers, consent, list_hygiene, mms, phones, reassigned_numbers
 from sms_consent.clock import Clock, iso
 from sms_consent.config import Program, ProgramConfig
 from sms_consent.consent import NumberState, Source, Status
@@ -162,7 +162,8 @@ def _decide_one(
 
     if state.block is not None and state.block.blocks_outbound:
         return deny(Reason.BLOCKED_OUTBOUND)
-    caps = caps_for(program, request, rolling_cap(phone, situation.now))
+    reduced = list_hygiene.reduced_cap(request.program, program, state, situation.now)
+    caps = caps_for(program, request, rolling_cap(phone, situation.now), reduced)
     if category is Category.COMPLIANCE_REPLY:
         if first_reached(caps, state, situation.now) is not None:
             return deny(Reason.FREQUENCY_CAP)

@@ -155,6 +155,12 @@ class PumpingDetectorSettings(FunctionSettings):
     protect_configuration_id: str = ""  # End User Messaging SMS: breakers are pushed to it when set
 
 
+class ListHygieneSettings(FunctionSettings):
+    """ListHygieneFunction: reminders go to the outbound topic (through the gate)."""
+
+    outbound_topic_arn: str = Field(pattern=SNS_TOPIC_ARN)
+
+
 class ProviderSyncSettings(FunctionSettings):
     """ProviderSyncFunction: the provider whose opt-out list mirrors ours (the send gate's sender)."""
 

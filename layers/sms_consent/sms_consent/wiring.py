@@ -23,6 +23,7 @@ from sms_consent.settings import (
     ConsentFeedSettings,
     FunctionSettings,
     InboundSettings,
+    ListHygieneSettings,
     OptinApiSettings,
     ProviderSyncSettings,
     PumpingDetectorSettings,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from sms_consent.blocklist_import import ImportDeps
     from sms_consent.consent_feed import FeedDeps
     from sms_consent.inbound import InboundDeps
+    from sms_consent.list_hygiene import HygieneDeps
     from sms_consent.ports import BreakerSource, EventSink, OutboundRequests, ProviderOptOutList, ReassignedNumbers
     from sms_consent.profiles import ProfileDeps
     from sms_consent.provider_opt_outs import SyncDeps
@@ -92,6 +94,11 @@ def pumping_detector_settings() -> PumpingDetectorSettings:
 @functools.cache
 def consent_feed_settings() -> ConsentFeedSettings:
     return ConsentFeedSettings.from_env()
+
+
+@functools.cache
+def list_hygiene_settings() -> ListHygieneSettings:
+    return ListHygieneSettings.from_env()
 
 
 @functools.cache
@@ -188,16 +195,35 @@ def events_of(settings: FunctionSettings) -> EventSink:
 @functools.cache
 def inbound_deps() -> InboundDeps:
     from sms_consent.inbound import InboundDeps, keyword_sets_of
+    from sms_consent.repository.hygiene import DynamoEngagementLog
 
     settings = inbound_settings()
     config = program_config(settings.program_config)
+    found = stores_of(settings)
     return InboundDeps(
         config=config,
-        store=stores_of(settings).numbers,
+        store=found.numbers,
         outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
         events=events_of(settings),
         clock=_clock,
         keyword_sets=keyword_sets_of(config),
+        engagement=DynamoEngagementLog(found.numbers.table),
+    )
+
+
+@functools.cache
+def hygiene_deps() -> HygieneDeps:
+    from sms_consent.list_hygiene import HygieneDeps
+    from sms_consent.repository.hygiene import DynamoHygieneIndex, DynamoHygieneLog
+
+    settings = list_hygiene_settings()
+    found = stores_of(settings)
+    return HygieneDeps(
+        config=program_config(settings.program_config),
+        store=found.numbers,
+        index=DynamoHygieneIndex(found.numbers.table),
+        log=DynamoHygieneLog(found.numbers.table),
+        outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
     )
 
 
@@ -489,6 +515,8 @@ def reset() -> None:
         pumping_detector_settings,
         consent_feed_settings,
         provider_sync_settings,
+        list_hygiene_settings,
+        hygiene_deps,
         blocklist_files_settings,
         blocklist_files,
         import_deps,

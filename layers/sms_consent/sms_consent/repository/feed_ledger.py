@@ -1,6 +1,7 @@
 """The FeedLedger port: committed audit events from the table's stream, added to the program metrics
-(repository.metrics), the traffic-pumping detector's counters (repository.counters) and the consent
-texts' showings (repository.consent_texts), exactly once.
+(repository.metrics), the traffic-pumping detector's counters (repository.counters), the consent
+texts' showings (repository.consent_texts) and list hygiene's due buckets (repository.hygiene), exactly
+once.
 
 A run of the batch commits in one TransactWriteItems with a marker `FOLDED#<first sequence>` that
 holds its last sequence number: a retried batch finds the marker and adds nothing, a retry that grew
@@ -18,7 +19,7 @@ from typing import Any
 
 from sms_consent.consent import AuditEvent
 from sms_consent.ports import Committed, ConcurrentUpdate
-from sms_consent.repository import consent_texts, counters, metrics
+from sms_consent.repository import consent_texts, counters, hygiene, metrics
 from sms_consent.repository.table import THROTTLED, TTL_ATTRIBUTE, Increment, Key, Table, error_code, item_key
 
 MARKER_SK = "FOLDED"
@@ -27,7 +28,12 @@ TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems, the marker i
 SHARDS = 64
 
 IncrementsOf = Callable[[AuditEvent, int], dict[tuple[str, str], Increment]]
-FOLDS: tuple[IncrementsOf, ...] = (metrics.increments, counters.increments, consent_texts.increments)
+FOLDS: tuple[IncrementsOf, ...] = (
+    metrics.increments,
+    counters.increments,
+    consent_texts.increments,
+    hygiene.increments,  # list hygiene's due buckets: a subscription is filed under its day
+)
 
 
 def _increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment]:

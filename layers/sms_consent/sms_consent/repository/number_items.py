@@ -195,17 +195,30 @@ def event_from_item(item: AuditEventItem) -> AuditEvent:
 # UpdateItem appends to a send log and records an opt-out notice, and so that a consent save never
 # overwrites them: `sends_<stream>` (recent send times) and `notice_<program>`.
 SENDS, NOTICE = "sends_", "notice_"
+# List hygiene's attributes, written the same way (never by a consent save): `engaged_at` (the last
+# inbound message) and `remind_<program>` (reminder times).
+ENGAGED, REMIND = "engaged_at", "remind_"
 
 
 def _with_gate_fields(state: NumberState, raw: dict[str, Any]) -> NumberState:
     sends: dict[str, tuple[int, ...]] = {}
     notices: dict[str, datetime] = {}
+    reminders: dict[str, tuple[int, ...]] = {}
     for name, value in raw.items():
         if name.startswith(SENDS):
             sends[name.removeprefix(SENDS)] = tuple(int(entry["N"]) for entry in value.get("L", []))
         elif name.startswith(NOTICE):
             notices[name.removeprefix(NOTICE)] = parse_iso(value["S"])
-    return replace(state, recent_sends=sends, optout_notice_at=notices)
+        elif name.startswith(REMIND):
+            reminders[name.removeprefix(REMIND)] = tuple(int(entry["N"]) for entry in value.get("L", []))
+    engaged = raw.get(ENGAGED, {}).get("S")
+    return replace(
+        state,
+        recent_sends=sends,
+        optout_notice_at=notices,
+        reminders=reminders,
+        engaged_at=parse_iso(engaged) if engaged else None,
+    )
 
 
 def from_raw(raw: dict[str, Any]) -> NumberState:

@@ -45,6 +45,17 @@ SEND_CLAIM_SK_PREFIX = "SEND#"
 SEND_CLAIM_KEPT = timedelta(days=7)
 
 
+def _kept(saved: NumberState, read: NumberState) -> NumberState:
+    """The saved consent fields with the fields a consent save leaves alone (gate, list hygiene)."""
+    return replace(
+        saved,
+        optout_notice_at=read.optout_notice_at,
+        recent_sends=read.recent_sends,
+        engaged_at=read.engaged_at,
+        reminders=read.reminders,
+    )
+
+
 class DynamoNumberStore:
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -173,13 +184,13 @@ class DynamoNumberStore:
                     transaction.save(event_item(event, self._events), condition=self._events.pk.does_not_exist())
         except (PynamoDBException, BotoCoreError) as exc:
             if self._landed(events):  # the answer was lost (or botocore's retry refused) after it committed
-                return replace(to_state(item), optout_notice_at=state.optout_notice_at, recent_sends=state.recent_sends)
+                return _kept(to_state(item), state)
             if error_code(exc) == "TransactionCanceledException":  # a version moved, or a conflict
                 raise ConcurrentUpdate(f"number changed concurrently (expected version {expected})") from exc
             if error_code(exc) in THROTTLED:  # botocore's own retries ran out: back off and try again
                 raise WriteThrottled(f"write throttled ({error_code(exc)})") from exc
             raise
-        return replace(to_state(item), optout_notice_at=state.optout_notice_at, recent_sends=state.recent_sends)
+        return _kept(to_state(item), state)
 
     def _landed(self, events: Sequence[AuditEvent]) -> bool:
         """Whether a transaction whose outcome is unknown committed: its first event item is there."""
