@@ -18,6 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sms_consent.breakers import Trip
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # a Monday
@@ -25,6 +29,7 @@ START = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # a Monday
 # one day (288 ticks) holding every attack; PUMPING_BENCH_TICKS=2016 runs the full week (~15 min).
 TICKS = int(os.environ.get("PUMPING_BENCH_TICKS", 24 * 12))
 CONVERSION = 0.45
+HOME = frozenset({"US", "CA"})  # the programs' countries: never a new destination
 
 # Peak prompts per 5 minutes and the UTC offset of each country's evening peak.
 COUNTRIES = {"US": (8.0, -5), "CA": (2.5, -5), "GB": (2.0, 0), "FR": (1.5, 1)}
@@ -105,7 +110,57 @@ def _attacks() -> list[Attack]:
     ]
 
 
+@dataclass
+class Outcome:
+    attacks: list[Attack]
+    false_breakers: list[tuple[str, str, str, int]]
+    requests_per_run: list[int]
+    held_legitimate: int  # legitimate prompts held by inline scoring
+    scoring_reads: int  # DynamoDB requests made by inline scoring, all prompts together
+    prompts_scored: int
+
+
 def run() -> list[str]:
+    started = time.perf_counter()
+    scheduled = simulate(inline=False)
+    inline = simulate(inline=True)
+    lines = [f"{'attack':<36} {'scheduled detector only':<34} {'with inline scoring':<34}"]
+    for alone, both in zip(scheduled.attacks, inline.attacks, strict=True):
+        lines.append(f"{alone.name:<36} {_verdict(alone, scheduled):<34} {_verdict(both, inline):<34}")
+    for label, outcome in (("scheduled detector only", scheduled), ("with inline scoring", inline)):
+        examples = "; ".join(
+            f"{rule} on {dimension} {key} at tick {tick}" for rule, dimension, key, tick in outcome.false_breakers[:3]
+        )
+        lines.append(
+            f"{label}: false breakers {len(outcome.false_breakers)} in {TICKS} ticks "
+            f"({TICKS / 288:.1f} simulated days); legitimate prompts held {outcome.held_legitimate}"
+            + (f" ({examples})" if examples else "")
+        )
+    runs = scheduled.requests_per_run
+    lines.append(
+        f"DynamoDB requests per detector run: median {sorted(runs)[len(runs) // 2]}, max {max(runs)} "
+        "(no Scan; bounded by keys active in the last ten minutes)"
+    )
+    lines.append(
+        f"inline scoring: {inline.scoring_reads / max(inline.prompts_scored, 1):.2f} DynamoDB requests per prompt "
+        f"scored ({inline.prompts_scored} prompts)"
+    )
+    lines.append(f"simulated {TICKS} ticks twice in {time.perf_counter() - started:.0f} s")
+    return lines
+
+
+def _verdict(attack: Attack, outcome: Outcome) -> str:
+    if attack.legitimate:
+        tripped = any((dimension, key) in attack.keys for _, dimension, key, _ in outcome.false_breakers)
+        return f"{'TRIPPED (wrong)' if tripped else 'left alone'}, {attack.sent} sent"
+    if attack.blocked_at is None:
+        return f"NOT detected, {attack.sent} through"
+    return f"{attack.sent} through, stopped at {(attack.blocked_at - attack.start_tick) * 5} min"
+
+
+def simulate(*, inline: bool) -> Outcome:
+    """One simulated day (or week); with `inline`, every prompt is scored before it leaves, as
+    POST /v1/optins does (pumping.check_prompt on the same counters), and held when it trips."""
     from moto import mock_aws
 
     from sms_consent_local import aws_calls
@@ -121,13 +176,13 @@ def run() -> list[str]:
     )
     from sms_consent import pumping, wiring
     from sms_consent.breakers import blocking
-    from sms_consent.phones import parse
+    from sms_consent.phones import PhoneInfo, parse
     from sms_consent_local.harness import function_environment
     from sms_consent_local.resources import create_resources
     from sms_consent_local.template import load_template
 
     rng = random.Random(2026)
-    started = time.perf_counter()
+    held_legitimate = scoring_reads = prompts_scored = 0
     with mock_aws():
         template = load_template(ROOT / "template.yaml")
         created = create_resources(template, region="us-east-1")
@@ -139,6 +194,19 @@ def run() -> list[str]:
         found = wiring.stores_of(settings)
         events = wiring.events_of(settings)
         config = pumping.PumpingConfig()
+        scoring = pumping.InlineDeps(found.counters, found.breakers, events, config, HOME)
+
+        def held(phone: PhoneInfo, ip: str | None, moment: datetime) -> Trip | None:
+            """Inline scoring of one prompt (a trip opens its breaker at once); None without it."""
+            nonlocal scoring_reads, prompts_scored
+            if not inline:
+                return None
+            with aws_calls.counting() as calls:
+                trip = pumping.check_prompt(phone, ip, moment, scoring)
+            scoring_reads += aws_calls.total(calls, "dynamodb")
+            prompts_scored += 1
+            return trip
+
         # Four weeks of history for every country and slot, seeded through the repository.
         for country in COUNTRIES:
             history = {
@@ -152,7 +220,6 @@ def run() -> list[str]:
             )
 
         attacks = _attacks()
-        attack_keys: set[tuple[str, str]] = set()
         false_breakers: list[tuple[str, str, str, int]] = []
         requests_per_run: list[int] = []
         pending_confirmations: list[tuple[int, str]] = []
@@ -165,7 +232,13 @@ def run() -> list[str]:
                     phone = parse(random_number(rng, country))
                     if blocking(phone, open_now):
                         continue
-                    found.counters.record_prompt(phone, f"100.64.{rng.randrange(250)}.{rng.randrange(250)}", moment)
+                    client = f"100.64.{rng.randrange(250)}.{rng.randrange(250)}"
+                    if (trip := held(phone, client, moment)) is not None:
+                        held_legitimate += 1
+                        false_breakers.append((trip.rule, trip.dimension, trip.key, tick))
+                        open_now = found.breakers.open_breakers(moment)
+                        continue
+                    found.counters.record_prompt(phone, client, moment)
                     if rng.random() < CONVERSION:
                         pending_confirmations.append((tick + rng.choice((0, 0, 1)), phone.e164))
             for attack in attacks:
@@ -179,6 +252,17 @@ def run() -> list[str]:
                     covered = blocking(phone, open_now) or (open_now.get(("ip", ip)) if ip else None)
                     if covered:
                         continue
+                    if (trip := held(phone, ip, moment)) is not None:
+                        # Its breaker opened at once: the prompts after it are covered (the opt-in API
+                        # holds them too; their sign-ups are still counted, as the feed counts them).
+                        found.counters.record_prompt(phone, ip, moment)
+                        open_now = found.breakers.open_breakers(moment)
+                        if attack.legitimate:
+                            held_legitimate += 1
+                            false_breakers.append((trip.rule, trip.dimension, trip.key, tick))
+                        elif attack.blocked_at is None:
+                            attack.blocked_at = tick
+                        continue
                     found.counters.record_prompt(phone, ip, moment)
                     attack.sent += 1
                     if attack.legitimate and rng.random() < CONVERSION:
@@ -190,7 +274,7 @@ def run() -> list[str]:
 
             run_at = bucket + pumping.BUCKET + timedelta(seconds=5)
             with aws_calls.counting() as calls:
-                detection = pumping.run_tick(found.counters, found.breakers, events, config, run_at)
+                detection = pumping.run_tick(found.counters, found.breakers, events, config, run_at, HOME)
             requests_per_run.append(aws_calls.total(calls, "dynamodb"))
             if os.environ.get("PUMPING_BENCH_DEBUG") and detection.trips:
                 print(tick, [(t.rule, t.dimension, t.key) for t in detection.trips])
@@ -202,35 +286,7 @@ def run() -> list[str]:
                 if owner is not None and not owner.legitimate:
                     if owner.blocked_at is None:
                         owner.blocked_at = tick + 1
-                    attack_keys.add(target)
                 else:
                     false_breakers.append((trip.rule, trip.dimension, trip.key, tick))
 
-    lines = []
-    for attack in attacks:
-        if attack.legitimate:
-            tripped = any((dimension, key) in attack.keys for _, dimension, key, _ in false_breakers)
-            verdict = "TRIPPED (wrong)" if tripped else "left alone"
-            lines.append(f"{attack.name:<36} {verdict}; {attack.sent} prompts sent")
-            continue
-        if attack.blocked_at is None:
-            lines.append(f"{attack.name:<36} NOT detected; {attack.sent} prompts got through")
-            continue
-        minutes = (attack.blocked_at - attack.start_tick) * 5
-        lines.append(
-            f"{attack.name:<36} detected after {minutes} min; {attack.sent} prompts got through before the breaker"
-        )
-    examples = "; ".join(
-        f"{rule} on {dimension} {key} at tick {tick}" for rule, dimension, key, tick in false_breakers[:3]
-    )
-    lines.append(
-        f"false breakers: {len(false_breakers)} in {TICKS} ticks ({TICKS / 288:.1f} simulated days; "
-        f"{len(false_breakers) * 2016 / TICKS:.1f} per simulated week at that rate)"
-        + (f" ({examples})" if examples else "")
-    )
-    lines.append(
-        f"DynamoDB requests per detector run: median {sorted(requests_per_run)[len(requests_per_run) // 2]}, "
-        f"max {max(requests_per_run)} (no Scan; bounded by keys active in the last ten minutes)"
-    )
-    lines.append(f"simulated {TICKS} ticks in {time.perf_counter() - started:.0f} s")
-    return lines
+    return Outcome(attacks, false_breakers, requests_per_run, held_legitimate, scoring_reads, prompts_scored)
