@@ -191,6 +191,23 @@ class ProgramFigures:
         return timer(self.counts, "opt_out_delay_", OPT_OUT_CONFIRMATION_LIMIT)
 
     @property
+    def hygiene_reminders(self) -> int:
+        """List-hygiene reminders the runs handed to the gate (quiet hours may defer them, a cap deny)."""
+        return self._count("hygiene_reminders")
+
+    @property
+    def hygiene_removals(self) -> int:
+        """Subscribers removed by list hygiene: folded from the audit events (source list_hygiene)."""
+        return int(self.by_source("opt_outs").get("list_hygiene", 0))
+
+    @property
+    def engaged_share(self) -> float | None:
+        """Of the subscribers whose reminder came due in the period, the share that had texted recently
+        enough to be skipped (engagement as list hygiene sees it); None when none came due."""
+        audited = self._count("hygiene_audited")
+        return round(self._count("hygiene_engaged") / audited, 4) if audited else None
+
+    @property
     def revocations(self) -> tuple[int, int]:
         """(honoured within 10 business days of the request, honoured later)."""
         return self._count("revocations_on_time"), self._count("revocations_late")

@@ -32,6 +32,14 @@ class RevocationTimer(BaseModel):
     later: int
 
 
+class ListHygieneView(BaseModel):
+    reminders_sent: int = Field(description="reminders the daily runs handed to the send gate in the period")
+    removals: int = Field(description="subscribers removed after unanswered reminders (source list_hygiene)")
+    audited: int = Field(description="subscribers whose reminder came due in the period")
+    engaged: int = Field(description="of those, subscribers skipped because they texted recently")
+    engaged_share: float | None = Field(description="engaged / audited; null when none came due")
+
+
 class ProgramMetrics(BaseModel):
     program: str
     date_from: date
@@ -54,6 +62,7 @@ class ProgramMetrics(BaseModel):
     revocations: RevocationTimer = Field(
         description="unsubscribes entered with requested_at: honoured within 10 US business days or later"
     )
+    list_hygiene: ListHygieneView = Field(description="list audits and engagement (seed 001)")
 
 
 def _timer(timer: program_metrics.Timer) -> TimerView:
@@ -97,4 +106,11 @@ def program_metrics_route(
         time_to_confirm=_timer(figures.time_to_confirm),
         opt_out_confirmation=_timer(figures.opt_out_confirmation),
         revocations=RevocationTimer(within_10_business_days=on_time, later=late),
+        list_hygiene=ListHygieneView(
+            reminders_sent=figures.hygiene_reminders,
+            removals=figures.hygiene_removals,
+            audited=int(figures.counts.get("hygiene_audited", 0)),
+            engaged=int(figures.counts.get("hygiene_engaged", 0)),
+            engaged_share=figures.engaged_share,
+        ),
     )
