@@ -11,6 +11,7 @@ from sms_consent.settings import (
     ConsentFeedSettings,
     FunctionSettings,
     InboundSettings,
+    ListHygieneSettings,
     OptinApiSettings,
     ProviderSyncSettings,
     PumpingDetectorSettings,
@@ -28,6 +29,7 @@ SETTINGS_OF: dict[str, type[FunctionSettings]] = {
     "ConsentFeedFunction": ConsentFeedSettings,
     "ProviderSyncFunction": ProviderSyncSettings,
     "BlocklistFilesFunction": BlocklistFilesSettings,
+    "ListHygieneFunction": ListHygieneSettings,
 }
 REQUIRED = [
     (function_id, model.variable(field))

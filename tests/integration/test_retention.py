@@ -2,8 +2,9 @@
 event behind it, may expire. After a full life of a number through the real handlers (a web-form
 sign-up, its YES, a STOP, a block, a gate send, a detector run), only working counters carry a TTL:
 the detector's buckets (2 days), sign-up rate-limit windows (their window plus an hour) and pumping
-breakers (7 days after they close), inbound messages' idempotency records (7 days) and the stream
-consumer's batch markers (2 days: a stream record lives one).
+breakers (7 days after they close), inbound messages' idempotency records (7 days), the stream
+consumer's batch markers (2 days: a stream record lives one) and list hygiene's due buckets (400 days
+after their day, longer than any reminder period: an index, not a record of consent).
 Number state, audit events, profiles and metrics never do.
 """
 
@@ -20,7 +21,7 @@ from tests.conftest import AwsStack, api_request, load_event
 from tests.integration.test_optin_api import PHONE, deliver_outbound, form, inbound, post
 
 # Items DynamoDB may delete by TTL, by the start of their partition key.
-EXPIRING = ("CTR#", "RATE#", "BREAKER", "FOLDED#")
+EXPIRING = ("CTR#", "RATE#", "BREAKER", "FOLDED#", "HYGIENE#")
 KEPT = ("PHONE#", "USER#", "METRICS#", "BASE#", "TEXT#")  # TEXT#: the words people agreed to
 
 
