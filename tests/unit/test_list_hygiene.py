@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from sms_consent import consent, inbound, list_hygiene, send_gate
+from sms_consent import consent, frequency_caps, inbound, list_hygiene, send_gate
 from sms_consent.config import ConfigError, ListHygiene, load_config
 from sms_consent.consent import EventType, NumberState, Source, Status
 from sms_consent.inbound_context import InboundSms
@@ -184,8 +184,8 @@ def test_the_unengaged_get_the_reduced_frequency_in_the_gate() -> None:
     unengaged = replace(subscribed(NOW - days(200)), recent_sends={"alerts": sent})
     engaged = replace(unengaged, engaged_at=NOW - days(100))
     alerts = CONFIG.programs["alerts"]
-    assert list_hygiene.reduced_cap("alerts", alerts, unengaged, NOW) == (2, days(30), "list_hygiene")
-    assert list_hygiene.reduced_cap("alerts", alerts, engaged, NOW) is None
+    assert list_hygiene.reduced_cap("alerts", alerts, unengaged, NOW) == (2, days(30), "list_hygiene", True)
+    assert list_hygiene.reduced_cap("alerts", alerts, engaged, NOW) == (2, days(30), "list_hygiene", False)
     assert _gate(unengaged).reason is send_gate.Reason.FREQUENCY_CAP
     assert _gate(engaged).reason is send_gate.Reason.ALLOWED
     assert _gate(replace(unengaged, recent_sends={"alerts": sent[1:]})).reason is send_gate.Reason.ALLOWED
@@ -193,19 +193,31 @@ def test_the_unengaged_get_the_reduced_frequency_in_the_gate() -> None:
 
 def test_a_new_subscriber_is_engaged_and_a_program_without_the_policy_reduces_nothing() -> None:
     fresh = subscribed(NOW - days(10))
-    assert list_hygiene.reduced_cap("alerts", CONFIG.programs["alerts"], fresh, NOW) is None
+    assert list_hygiene.reduced_cap("alerts", CONFIG.programs["alerts"], fresh, NOW) == (
+        2,
+        days(30),
+        "list_hygiene",
+        False,
+    )
     old = subscribed(NOW - days(400))
     assert list_hygiene.reduced_cap("tone1", CONFIG.programs["tone1"], old, NOW) is None
 
 
-def test_a_reminder_goes_through_the_gate_as_marketing_once_per_day() -> None:
-    request = list_hygiene.reminder_request(PHONE, "alerts", CONFIG, NOW.date())
-    assert (request.category, request.sender, request.recipients) == (Category.MARKETING, TOLL_FREE, (PHONE,))
-    assert request.metadata["intent"] == list_hygiene.REMINDER_INTENT
-    assert "STOP" in request.body
-    assert list_hygiene.reminder_request(PHONE, "alerts", CONFIG, NOW.date()).request_id == request.request_id
-    assert list_hygiene.reminder_request(PHONE, "alerts", CONFIG, NOW.date() + days(1)).request_id != request.request_id
-    assert _gate(subscribed(NOW - days(90))).reason is send_gate.Reason.ALLOWED
+def test_the_send_log_of_an_engaged_subscriber_spans_the_reduced_window() -> None:
+    """Sends made while engaged still count when the number turns unengaged: the log is kept 30 days,
+    not only the program cap's 24 hours, though the reduced cap does not hold the engaged."""
+    alerts = CONFIG.programs["alerts"]
+    engaged = replace(subscribed(NOW - days(200)), engaged_at=NOW - days(100))
+    reduced = list_hygiene.reduced_cap("alerts", alerts, engaged, NOW)
+    caps = frequency_caps.caps_for(alerts, _marketing(), None, reduced)
+    earlier = int((NOW - days(20)).timestamp())
+    logged = frequency_caps.log_after_send(caps, replace(engaged, recent_sends={"alerts": (earlier,)}), NOW)
+    assert logged == ("alerts", (earlier, int(NOW.timestamp())))
+    # 200 days after subscribing with no text since, the same log holds it to 2 in 30 days.
+    two_sends = (earlier, int((NOW - days(2)).timestamp()))
+    assert _gate(replace(engaged, engaged_at=None, recent_sends={"alerts": two_sends})).reason is (
+        send_gate.Reason.FREQUENCY_CAP
+    )
 
 
 # ---------------------------------------------------------------------- engagement on the inbound path

@@ -38,6 +38,9 @@ class Cap:
     window: timedelta
     limit: int
     why: str  # "program", "replies", or the statute ("US-FL ...")
+    # False: the log is kept for this window, but the cap is not applied (yet): list hygiene's reduced
+    # frequency for a subscriber who is still engaged, so that it sees the sends before they turned.
+    enforced: bool = True
 
     def reached(self, state: NumberState, now: datetime) -> bool:
         since = (now - self.window).timestamp()
@@ -53,11 +56,11 @@ def caps_for(
     program: Program,
     request: OutboundRequest,
     statutory: tuple[int, timedelta, str] | None = None,
-    reduced: tuple[int, timedelta, str] | None = None,
+    reduced: tuple[int, timedelta, str, bool] | None = None,
 ) -> tuple[Cap, ...]:
     """Every cap this message counts against; `statutory` is the recipient's state cap, if it has one
     (messages, rolling window, citation); `reduced` the program's reduced frequency for an unengaged
-    subscriber (`list_hygiene.reduced_cap`)."""
+    subscriber, or kept but not enforced for an engaged one (`list_hygiene.reduced_cap`)."""
     if is_reply(request):
         if request.metadata.get("intent") == OPT_OUT_INTENT:
             return ()
@@ -71,12 +74,12 @@ def caps_for(
     if statutory is not None:
         caps.append(Cap(request.program, statutory[1], statutory[0], statutory[2]))
     if reduced is not None:
-        caps.append(Cap(request.program, reduced[1], reduced[0], reduced[2]))
+        caps.append(Cap(request.program, reduced[1], reduced[0], reduced[2], enforced=reduced[3]))
     return tuple(caps)
 
 
 def first_reached(caps: Sequence[Cap], state: NumberState, now: datetime) -> Cap | None:
-    return next((cap for cap in caps if cap.reached(state, now)), None)
+    return next((cap for cap in caps if cap.enforced and cap.reached(state, now)), None)
 
 
 def log_after_send(caps: Sequence[Cap], state: NumberState, now: datetime) -> tuple[str, tuple[int, ...]] | None:

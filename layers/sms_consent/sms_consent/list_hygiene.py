@@ -108,17 +108,17 @@ def is_unengaged(state: ProgramState, engaged_at: datetime | None, now: datetime
 
 def reduced_cap(
     program_id: str, program: Program, state: NumberState, now: datetime
-) -> tuple[int, timedelta, str] | None:
-    """The reduced frequency (messages, rolling window, why) for an unengaged subscriber of the
-    program, or None. The send gate adds it to the marketing caps."""
+) -> tuple[int, timedelta, str, bool] | None:
+    """The reduced frequency (messages, rolling window, why, enforced) for a subscriber of a program
+    that has one: enforced when the subscriber is unengaged; otherwise only its send log is kept that
+    long, so that the cap sees the sends before they turned unengaged. None: no reduced frequency."""
     policy = program.list_hygiene
     current = state.programs.get(program_id)
     if policy is None or policy.reduced_frequency is None or current is None:
         return None
-    if current.status is not Status.SUBSCRIBED or not is_unengaged(current, state.engaged_at, now, policy):
-        return None
     reduced = policy.reduced_frequency
-    return reduced.messages, timedelta(days=reduced.days), "list_hygiene"
+    unengaged = current.status is Status.SUBSCRIBED and is_unengaged(current, state.engaged_at, now, policy)
+    return reduced.messages, timedelta(days=reduced.days), "list_hygiene", unengaged
 
 
 @dataclass(frozen=True, slots=True)
