@@ -3,6 +3,7 @@ sweep is held after five prompts, not after the detector's next 5-minute tick; t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -44,6 +45,17 @@ def test_a_sweep_is_held_from_its_sixth_prompt_and_its_breaker_opens_at_once(aws
     # Later prompts: the function's cached breakers (a minute old at most) or the scoring hold them.
     later = stores().numbers.history("+14152010108")[0]
     assert str(later.evidence["prompt_held"]).startswith("range_sweep on prefix +14152010")
+
+
+def test_a_sweep_fired_back_to_back_is_held_before_the_stream_is_folded(aws_stack: AwsStack) -> None:
+    """The opt-in API counts each prompt's prefix and IP itself: no wait for the stream's consumer."""
+    for index in range(9):
+        post(aws_stack, form(phone=f"+1415201{500 + index:04d}"), ip=f"203.0.113.{40 + index}")
+
+    assert len(aws_stack.outbound_requests()) == 5
+    aws_stack.deliver_stream()  # the feed then adds the countries only: nothing counted twice
+    live = stores().counters.read_live([("prefix", "+14152010")], datetime.now(UTC))
+    assert live[("prefix", "+14152010")].prompts == 9
 
 
 def test_record_only_reports_what_it_would_hold_and_sends(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:

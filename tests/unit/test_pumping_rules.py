@@ -176,3 +176,19 @@ def test_inline_scoring_never_holds_a_home_country_spike_an_allowed_key_or_a_kno
     assert _score("+14155550105", "192.0.2.1", [swept], config=allowed) is None
     known = {("country", "LV"): Baseline(total_prompts=40, total_confirmations=20)}
     assert _score("+37120000123", None, [KeyCounts("country", "LV", 30)], known) is None
+
+
+def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_from_the_stream() -> None:
+    from sms_consent.consent import AuditEvent, EventType
+    from sms_consent.pumping import COUNTED_LIVE
+    from sms_consent.repository.counters import increments
+
+    def prompt(**evidence: object) -> AuditEvent:
+        at = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+        return AuditEvent(EventType.DOUBLE_OPT_IN_REQUESTED, at, "+14152010123", "alerts", None, None, "web_form",
+                          {"client_ip": "203.0.113.7", **evidence})  # fmt: skip
+
+    counted_by_feed = {sk.split("#")[0] for _, sk in increments(prompt(), shard=3)}
+    counted_live = {sk.split("#")[0] for _, sk in increments(prompt(**{COUNTED_LIVE: True}), shard=3)}
+    assert counted_by_feed == {"country", "prefix", "ip"}
+    assert counted_live == {"country"}

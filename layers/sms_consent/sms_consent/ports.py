@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sms_consent.breakers import Breaker, Trip
 from sms_consent.consent import AuditEvent, Change, NumberState
 from sms_consent.messages import BusEvent, OutboundRequest, OutgoingSms, SendResult
+from sms_consent.phones import PhoneInfo
 from sms_consent.reassigned_numbers import RndAnswer, RndQuery
 
 # ---------------------------------------------------------------------- errors every port may raise
@@ -310,6 +311,10 @@ class CounterStore(Protocol):
 
     def read_live(self, keys: Sequence[tuple[str, str]], now: datetime) -> dict[tuple[str, str], KeyCounts]:
         """These keys' counts in the current and the previous bucket, merged (one batched read)."""
+        ...
+
+    def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
+        """Count a prompt's prefix and client IP now, not from the stream a second later."""
         ...
 
 

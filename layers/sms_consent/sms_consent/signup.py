@@ -177,6 +177,9 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
     evidence = form.evidence(captcha)
     if hold is not None:
         evidence["prompt_held"] = hold
+    scored = deps.inline is not None and not phone.fictional
+    if scored:
+        evidence[pumping.COUNTED_LIVE] = True
     deps.texts.remember(evidence["consent_text_hash"], form.consent_text)  # before any consent points at it
     request_id = str(uuid.uuid4())
     number_limits = _NumberLimits(deps.limiter, deps.policy.for_number(phone), now)
@@ -195,7 +198,17 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
             prompt_request_id=request_id,
         )
 
-    stored = deps.store.update(phone.e164, decide, before_write=number_limits.count_once)
+    live_counted: list[bool] = []
+
+    def before_write(decision: SubscriptionDecision) -> None:
+        number_limits.count_once(decision)
+        if scored and deps.inline is not None and decision.action is SubscriptionAction.PROMPTED and not live_counted:
+            # Counted before the prompt is stored (once, whatever the write's retries): the next
+            # sign-up's scoring sees it at once.
+            deps.inline.counters.record_live_prompt(phone, form.client_ip, now)
+            live_counted.append(True)
+
+    stored = deps.store.update(phone.e164, decide, before_write=before_write)
     decision = stored.decision
     # A held sign-up is answered exactly as a sent one (the attacker learns nothing); its audit event
     # says it was held. A resubmission once the breaker has closed sends the unsent prompt.

@@ -21,7 +21,7 @@ from sms_consent.clock import iso
 from sms_consent.consent import AuditEvent, EventType
 from sms_consent.phones import PhoneInfo, parse
 from sms_consent.ports import Baseline, KeyCounts
-from sms_consent.pumping import BUCKET, WEEKS_OF_HISTORY, bucket_start, slot_of_week
+from sms_consent.pumping import BUCKET, COUNTED_LIVE, WEEKS_OF_HISTORY, bucket_start, slot_of_week
 from sms_consent.repository.table import TTL_ATTRIBUTE, Increment, Table, item_key
 
 PARTITIONS = 64
@@ -129,7 +129,10 @@ def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment
     """What one committed audit event adds to the detector's counters."""
     if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED:
         client_ip = event.evidence.get("client_ip")
-        return prompt_increments(parse(event.phone), str(client_ip) if client_ip else None, event.at, shard)
+        found = prompt_increments(parse(event.phone), str(client_ip) if client_ip else None, event.at, shard)
+        if event.evidence.get(COUNTED_LIVE):  # its prefix and IP were counted by the opt-in API
+            return {key: change for key, change in found.items() if key[1].startswith("country#")}
+        return found
     if event.event_type is EventType.GRANTED and event.evidence.get("double_opt_in"):
         return confirmation_increments(parse(event.phone), event.at, shard)
     return {}
@@ -155,6 +158,11 @@ class DynamoCounters:
 
     def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
         self._write(prompt_increments(phone, client_ip, now, random.randrange(COUNTRY_SHARDS)))
+
+    def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
+        """The opt-in API's own count of a prompt's prefix and IP (see COUNTED_LIVE): two UpdateItems."""
+        found = prompt_increments(phone, client_ip, now, 0)
+        self._write({key: change for key, change in found.items() if not key[1].startswith("country#")})
 
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
         self._write(confirmation_increments(phone, now, random.randrange(COUNTRY_SHARDS)))
