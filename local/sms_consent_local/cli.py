@@ -91,14 +91,15 @@ def inbound_payload(origin: str, text: str, destination: str, previous_message_i
 def last_message_id(outbox: Path, handset: str, sender: str) -> str:
     """The id of the last message `sender` sent to `handset`: what End User Messaging SMS puts in
     previousPublishedMessageId, so that a YES answers the prompt it follows."""
-    lines, _ = _read_outbox(outbox, 0)
+    lines, _ = read_outbox(outbox, 0)
     for line in reversed(lines):
         if line.get("to") == handset and line.get("from") == sender and line.get("message_id"):
             return str(line["message_id"])
     return ""
 
 
-def _read_outbox(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+def read_outbox(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """Complete JSON lines after `offset`, and the offset after them."""
     if not path.is_file():
         return [], offset
     with path.open("rb") as outbox:
@@ -137,7 +138,7 @@ def cmd_sms(args: argparse.Namespace) -> int:
     replies = 0
     last_reply = 0.0
     while time.monotonic() < deadline:
-        lines, offset = _read_outbox(outbox, offset)
+        lines, offset = read_outbox(outbox, offset)
         for line in lines:
             if line.get("to") == origin:
                 replies += 1

@@ -50,7 +50,7 @@ from typing import Any, Protocol
 
 from sms_consent.compliance_lint import ReplyKind, reply_problems
 from sms_consent.config import ConfigError, Program, ProgramConfig, Sender, load_config
-from sms_consent_local.cli import inbound_payload
+from sms_consent_local.cli import inbound_payload, read_outbox
 from sms_consent_local.operator_api import NO_TARGET, UNAVAILABLE, Api, OperatorError, resolve
 
 # Area codes in use in states without statutory caps or hours of their own (see state_rules).
@@ -167,18 +167,6 @@ class DeployedLine:
 
     def replies(self, phone: str, sender: str, count: int, timeout: float) -> list[dict[str, Any]] | None:
         return None
-
-
-def read_outbox(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Complete JSON lines after `offset`, and the offset after them."""
-    if not path.is_file():
-        return [], offset
-    with path.open("rb") as outbox:
-        outbox.seek(offset)
-        data = outbox.read()
-    complete = data[: data.rfind(b"\n") + 1]
-    lines = [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
-    return lines, offset + len(complete)
 
 
 class Handsets:

@@ -111,3 +111,19 @@ def test_entries_indexed_before_the_sharding_are_still_listed_in_date_order(aws_
     boto3.client("dynamodb", region_name=aws_stack.region).put_item(TableName=aws_stack.table_name, Item=legacy)
     phones = [entry.phone for entry in stores().blocklist.export(SearchFilter())]
     assert phones == ["+14155550101", "+14155550102", "+14155550199", "+447911123456", "+14155550104"]
+
+
+def test_an_export_reads_each_index_partition_once_whatever_its_size(aws_stack: AwsStack) -> None:
+    from sms_consent.repository.blocklist import PARTITIONS
+    from sms_consent_local import aws_calls
+
+    phones = [f"+1628201{index:04d}" for index in range(250)]
+    for index, phone in enumerate(phones):
+        _block(phone, 2, "bulk", index % 5)
+    with aws_calls.counting() as calls:
+        exported = list(stores().blocklist.export(SearchFilter()))
+
+    assert sorted(entry.phone for entry in exported) == phones
+    assert [entry.block.added_at for entry in exported] == sorted(entry.block.added_at for entry in exported)
+    # 250 rows in 100-row search pages would read every partition three times over.
+    assert calls["dynamodb.Query"] == len(PARTITIONS)

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
 
+from sms_consent.adapters.aws import transient
 from sms_consent.ports import MediaFile, MediaReport, StoreUnavailable
-
-_TRANSIENT = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"})
 
 
 def _bucket_and_key(url: str) -> tuple[str, str] | None:
@@ -37,8 +36,7 @@ class S3MediaInspector:
             try:
                 head = self._client.head_object(Bucket=location[0], Key=location[1])
             except ClientError as exc:
-                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-                if status >= 500 or exc.response.get("Error", {}).get("Code") in _TRANSIENT:
+                if transient(exc):
                     # S3 is throttling or failing, the media is not bad: fail the request for a retry.
                     raise StoreUnavailable(f"media could not be checked: {url[:100]}") from exc
                 problems.append(f"{url[:100]}: {exc.response.get('Error', {}).get('Code', 'not readable')}")
