@@ -16,10 +16,10 @@ from sms_consent import consent, keywords, list_hygiene, phones
 from sms_consent.clock import Clock, iso, utc
 from sms_consent.config import ProgramConfig, Sender
 from sms_consent.confirmations import confirm
-from sms_consent.consent import EVIDENCE_TEXT_LIMIT, Change, EventType, NumberState, Source
-from sms_consent.inbound_context import InboundAction, InboundContext, InboundDecision, InboundSms
+from sms_consent.consent import EVIDENCE_TEXT_LIMIT, AuditEvent, Change, EventType, NumberState, Source
+from sms_consent.inbound_context import InboundAction, InboundContext, InboundDecision, InboundSms, Reply
 from sms_consent.keyword_actions import help_reply, opt_in, opt_out
-from sms_consent.messages import BusEvent, OutboundRequest, to_number
+from sms_consent.messages import BusEvent, Category, OutboundRequest, to_number
 from sms_consent.ports import EngagementLog, EventSink, NumberStore, OutboundRequests
 
 SUPERSEDED = "superseded"
@@ -130,6 +130,20 @@ def _redelivered(state: NumberState, decision: InboundDecision, at: datetime) ->
     )
 
 
+def confirmed_by(
+    message_id: str, history: list[AuditEvent], state: NumberState, ctx: InboundContext
+) -> InboundDecision | None:
+    """A YES delivered again after its first attempt stored the confirmation and then failed: its
+    program has nothing pending any more, but the consumer is owed the confirmation, not a "nothing to
+    confirm" (sent again as the same request: the gate sends it once)."""
+    for event in reversed(history):
+        mine = event.evidence.get("inbound_message_id") == message_id
+        if event.event_type is EventType.GRANTED and event.program and mine:
+            reply = Reply(event.program, Category.COMPLIANCE_REPLY, ctx.replies_for(event.program).confirmation)
+            return InboundDecision(InboundAction.CONFIRMED, Change(state), (reply,), (event.program,))
+    return None
+
+
 def decide(state: NumberState, ctx: InboundContext) -> InboundDecision:
     """What the message does to this state. Pure: storage may call it again on fresher state."""
     decision = _decide(state, ctx)
@@ -208,6 +222,10 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
     origin, ctx = context(message, received_at, deps)
     stored = deps.store.update(origin, lambda state: decide(state, ctx))
     decision, events = stored.decision, stored.events
+    if decision.action is InboundAction.NOTHING_PENDING:
+        # Rare (a stray YES), so the trail is read only then: was it this very YES that confirmed?
+        trail = deps.store.history(origin)
+        decision = confirmed_by(message.inboundMessageId, trail, stored.state, ctx) or decision
     if (
         deps.engagement is not None
         and decision.action not in NOT_ENGAGEMENT
