@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run   - start the local stack (moto on 127.0.0.1:5000, API on 127.0.0.1:3000)"
 	@echo "make test  - lint, type-check, template checks, sam build, unit + integration + e2e tests"
-	@echo "make test-long - the long variants: the consent model over 2,000 random histories"
+	@echo "make test-long - the long variants: 2,000 consent-model histories, full-size load, 200 random fault plans"
 	@echo "make bench - print performance figures (ratios against baselines measured in the same run)"
 
 venv: $(STAMP)
@@ -76,6 +76,7 @@ test: venv browser lint typecheck template build
 test-long: venv
 	CONSENT_MODEL_EXAMPLES=2000 $(BIN)/python -m pytest tests/unit/test_consent_model.py $(PYTEST_ARGS)
 	LOAD_TEST_SCALE=1 $(BIN)/python -m pytest tests/e2e/test_load.py $(PYTEST_ARGS)
+	FAULT_EXAMPLES=200 $(BIN)/python -m pytest tests/integration/test_fault_injection.py -k random $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python -m bench
