@@ -3,7 +3,7 @@ sweep is held after five prompts, not after the detector's next 5-minute tick; t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -56,6 +56,22 @@ def test_a_sweep_fired_back_to_back_is_held_before_the_stream_is_folded(aws_stac
     aws_stack.deliver_stream()  # the feed then adds the countries only: nothing counted twice
     live = stores().counters.read_live([("prefix", "+14152010")], datetime.now(UTC))
     assert live[("prefix", "+14152010")].prompts == 9
+
+
+def test_the_detectors_next_tick_does_not_escalate_a_breaker_inline_scoring_just_opened(aws_stack: AwsStack) -> None:
+    from sms_consent import pumping, wiring
+
+    sign_up_sweep(aws_stack, 9)
+    opened = stores().breakers.all_breakers()[("prefix", "+14152010")]
+    tick_at = pumping.bucket_start(opened.opened_at) + pumping.BUCKET + timedelta(seconds=5)
+    detection = pumping.run_tick(
+        stores().counters, stores().breakers, wiring.events_of(wiring.inbound_settings()), pumping.PumpingConfig(),
+        tick_at,
+    )  # fmt: skip
+
+    assert ("prefix", "+14152010") in {(trip.dimension, trip.key) for trip in detection.trips}  # still reported
+    breaker = stores().breakers.all_breakers()[("prefix", "+14152010")]
+    assert (len(breaker.trips), breaker.expires_at) == (1, opened.expires_at)  # 30 minutes, not 2 hours
 
 
 def test_record_only_reports_what_it_would_hold_and_sends(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:

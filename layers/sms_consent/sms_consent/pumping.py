@@ -345,7 +345,12 @@ def run_tick(
         target = trip.breaker
         if target is None or target in opened:
             continue
-        opened[target] = breakers.open_breaker(trip, now=now, previous=existing.get(target))
+        standing = existing.get(target)
+        if standing is not None and standing.is_open(now) and standing.trips and now - standing.trips[-1] <= 2 * BUCKET:
+            # Opened minutes ago for this same attack (inline scoring saw it first): one attack, one step
+            # of escalation.
+            continue
+        opened[target] = breakers.open_breaker(trip, now=now, previous=standing)
     if detection.trips:
         events.publish(
             [
