@@ -177,8 +177,8 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
     evidence = form.evidence(captcha)
     if hold is not None:
         evidence["prompt_held"] = hold
-    scored = deps.inline is not None and not phone.fictional
-    if scored:
+    inline = None if phone.fictional else deps.inline  # fictional numbers are neither held nor counted
+    if inline is not None:
         evidence[pumping.COUNTED_LIVE] = True
     deps.texts.remember(evidence["consent_text_hash"], form.consent_text)  # before any consent points at it
     request_id = str(uuid.uuid4())
@@ -198,15 +198,16 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
             prompt_request_id=request_id,
         )
 
-    live_counted: list[bool] = []
+    counted_live = False
 
     def before_write(decision: SubscriptionDecision) -> None:
+        nonlocal counted_live
         number_limits.count_once(decision)
-        if scored and deps.inline is not None and decision.action is SubscriptionAction.PROMPTED and not live_counted:
+        if inline is not None and decision.action is SubscriptionAction.PROMPTED and not counted_live:
             # Counted before the prompt is stored (once, whatever the write's retries): the next
             # sign-up's scoring sees it at once.
-            deps.inline.counters.record_live_prompt(phone, form.client_ip, now)
-            live_counted.append(True)
+            inline.counters.record_live_prompt(phone, form.client_ip, now)
+            counted_live = True
 
     stored = deps.store.update(phone.e164, decide, before_write=before_write)
     decision = stored.decision
