@@ -190,5 +190,5 @@ def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_from_the_s
 
     counted_by_feed = {sk.split("#")[0] for _, sk in increments(prompt(), shard=3)}
     counted_live = {sk.split("#")[0] for _, sk in increments(prompt(**{COUNTED_LIVE: True}), shard=3)}
-    assert counted_by_feed == {"country", "prefix", "ip"}
+    assert counted_by_feed == {"country", "area", "prefix", "ip"}
     assert counted_live == {"country"}

@@ -13,7 +13,7 @@ ESCALATION = (timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
 
 @dataclass(frozen=True, slots=True)
 class Breaker:
-    dimension: str  # "country" or "prefix"
+    dimension: str  # "country", "area" or "prefix" ("ip" at the opt-in API)
     key: str  # "FR", "+3361234"
     rule: str
     opened_at: datetime
@@ -35,7 +35,11 @@ def blocking(
     phone: PhoneInfo, open_breakers: Mapping[tuple[str, str], Breaker], *, client_ip: str | None = None
 ) -> Breaker | None:
     """The open breaker that covers this number (or, at the opt-in API, the client's IP), if any."""
-    found = open_breakers.get(("prefix", phone.prefix)) or open_breakers.get(("country", phone.country))
+    found = (
+        open_breakers.get(("prefix", phone.prefix))
+        or (open_breakers.get(("area", phone.area)) if phone.area else None)
+        or open_breakers.get(("country", phone.country))
+    )
     if found is None and client_ip:
         found = open_breakers.get(("ip", client_ip))
     return found

@@ -72,6 +72,12 @@ class PhoneInfo:
         return self.e164[:-3]
 
     @property
+    def area(self) -> str | None:
+        """A North American number's area code ("+1415"); None elsewhere, where the prefix and country
+        serve instead."""
+        return self.e164[:5] if self.country_code == 1 and len(self.e164) == 12 else None
+
+    @property
     def fictional(self) -> bool:
         """A North American number reserved for fiction (NPA-555-0100 to 0199): never assigned to anyone."""
         return self.country_code == 1 and len(self.e164) == 12 and self.e164[5:9] == "5550" and self.e164[9] == "1"

@@ -282,13 +282,19 @@ class BreakerSource(Protocol):
 class KeyCounts:
     """One country, prefix or IP in one bucket."""
 
-    dimension: str  # "country", "prefix", "ip"
+    dimension: str  # "country", "area" (North American area code), "prefix", "ip"
     key: str
     prompts: int = 0
     confirmations: int = 0
     suffixes: frozenset[str] = frozenset()  # prefix: last three digits seen
     numbers: frozenset[str] = frozenset()  # ip: numbers prompted
     countries: frozenset[str] = frozenset()  # ip: countries prompted
+    held: int = 0  # prompts kept back (counted in `prompts` too)
+    released: int = 0  # held prompts sent since (in the bucket of their release)
+
+    @property
+    def sent(self) -> int:
+        return self.prompts - self.held + self.released
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,8 +319,39 @@ class CounterStore(Protocol):
         """These keys' counts in the current and the previous bucket, merged (one batched read)."""
         ...
 
-    def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
-        """Count a prompt's prefix and client IP now, not from the stream a second later."""
+    def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
+        """Count a prompt's prefix, area code and client IP now, not from the stream a second later."""
+        ...
+
+    def record_live_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
+        """Count a confirmation for its prefix and area code now (the country's comes from the stream)."""
+        ...
+
+    def record_release(self, phone: PhoneInfo, now: datetime) -> None:
+        """A held prompt was sent after all."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPrompt:
+    """An opt-in prompt kept back until confirmations vouch for its scope (pumping.unconfirmed)."""
+
+    phone: str  # E.164
+    program: str
+    language: str | None
+    held_at: datetime
+    scope: tuple[str, str]  # the block, area code or country that was over its budget
+
+
+class HeldPrompts(Protocol):
+    def hold(self, prompt: HeldPrompt, until: datetime) -> None: ...
+
+    def waiting(self, scope: tuple[str, str], since: datetime, limit: int) -> list[HeldPrompt]:
+        """The scope's prompts held since `since`, newest first."""
+        ...
+
+    def take(self, prompt: HeldPrompt) -> bool:
+        """Remove it from the waiting list; False when another release took it first."""
         ...
 
 

@@ -24,7 +24,7 @@ from sms_consent.breakers import Breaker, Trip
 from sms_consent.clock import iso, window_start
 from sms_consent.messages import BusEvent
 from sms_consent.phones import PhoneInfo
-from sms_consent.ports import Baseline, BreakerStore, CounterStore, EventSink, KeyCounts, ProtectRules
+from sms_consent.ports import Baseline, BreakerStore, CounterStore, EventSink, HeldPrompts, KeyCounts, ProtectRules
 
 BUCKET = timedelta(minutes=5)
 # Evidence of a prompt whose prefix and IP the opt-in API counted itself, as it wrote the prompt: inline
@@ -61,6 +61,16 @@ class PumpingConfig(BaseModel):
     # IP fan-out
     ip_max_numbers: int = Field(default=8, ge=1)
     ip_max_countries: int = Field(default=3, ge=2)
+    # Holding until confirmations vouch (inline, `unconfirmed`): in the last ten minutes, the prompts
+    # sent to a 1k block, an area code or a country, less `credit_per_confirmation` for each
+    # confirmation there, may not pass the scope's budget (plus `hold_baseline_factor` times its usual
+    # volume, where it has history); past it, prompts are held until confirmations arrive.
+    hold_prefix_budget: int = Field(default=5, ge=1)
+    hold_area_budget: int = Field(default=10, ge=1)
+    hold_country_budget: int = Field(default=10, ge=1)
+    hold_baseline_factor: float = Field(default=2.0, ge=0)
+    credit_per_confirmation: float = Field(default=8.0, ge=0)
+    hold_minutes: int = Field(default=15, ge=1, le=24 * 60)  # a held prompt not released by then is dropped
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ class InlineDeps:
     events: EventSink
     config: PumpingConfig
     home_countries: frozenset[str] = frozenset()
+    held: HeldPrompts | None = None  # where held prompts wait for confirmations (None: not kept)
 
 
 @dataclass(frozen=True)
@@ -206,6 +217,8 @@ def merge(latest: KeyCounts, previous: KeyCounts | None) -> KeyCounts:
         latest.suffixes | previous.suffixes,
         latest.numbers | previous.numbers,
         latest.countries | previous.countries,
+        latest.held + previous.held,
+        latest.released + previous.released,
     )
 
 
@@ -238,9 +251,48 @@ def detect(
     return Detection(tuple(trips), breakers)
 
 
+def hold_scopes(phone: PhoneInfo) -> list[tuple[str, str]]:
+    """Where prompts wait for confirmations: the 1k block, the area code (North America), the country."""
+    return [("prefix", phone.prefix), *([("area", phone.area)] if phone.area else []), ("country", phone.country)]
+
+
 def prompt_keys(phone: PhoneInfo, client_ip: str | None) -> list[tuple[str, str]]:
-    keys = [("country", phone.country), ("prefix", phone.prefix)]
+    keys = hold_scopes(phone)
     return [*keys, ("ip", client_ip)] if client_ip else keys
+
+
+def hold_budget(dimension: str, baseline: Baseline, config: PumpingConfig) -> float:
+    """Prompts a scope may have sent in ten minutes with nothing confirmed: a floor, plus the usual
+    volume of this time of week where there is history (a quiet scope is judged on the floor alone)."""
+    floor = {"prefix": config.hold_prefix_budget, "area": config.hold_area_budget}.get(
+        dimension, config.hold_country_budget
+    )
+    history = [value for value in baseline.same_slot_prompts if value >= 0]
+    usual = float(statistics.median(history)) if len(history) >= 2 else 0.0
+    return floor + config.hold_baseline_factor * 2 * usual  # two buckets in the live window
+
+
+def unconfirmed(
+    phone: PhoneInfo,
+    live: Mapping[tuple[str, str], KeyCounts],
+    baselines: Mapping[tuple[str, str], Baseline],
+    config: PumpingConfig,
+) -> Trip | None:
+    """Whether one more prompt to this number would leave more unconfirmed prompts in its block, area
+    code or country than confirmations vouch for. Pumped numbers never confirm; people do, within a
+    minute or two, and each confirmation lets `credit_per_confirmation` more prompts out: a campaign's
+    spike is held for a moment and released as its first confirmations arrive, an attack stays held."""
+    for dimension, key in hold_scopes(phone):
+        if _allowed(dimension, key, config):
+            continue
+        counts = live.get((dimension, key), KeyCounts(dimension, key))
+        budget = hold_budget(dimension, baselines.get((dimension, key), Baseline()), config)
+        unexplained = counts.sent + 1 - config.credit_per_confirmation * counts.confirmations
+        if unexplained > budget:
+            figures = {"sent": counts.sent, "confirmations": counts.confirmations, "held": counts.held}
+            limits = {"budget": round(budget, 1), "credit_per_confirmation": config.credit_per_confirmation}
+            return Trip("unconfirmed", dimension, key, dict(figures), dict(limits))
+    return None
 
 
 def score_prompt(
@@ -277,15 +329,33 @@ def score_prompt(
     return None
 
 
-def check_prompt(phone: PhoneInfo, client_ip: str | None, now: datetime, deps: InlineDeps) -> Trip | None:
+@dataclass(frozen=True)
+class Verdict:
+    """What scoring a prompt found: a rule that opens a breaker (`trip`), or a scope whose prompts wait
+    for confirmations (`waiting`: the prompt is held and released when they come)."""
+
+    trip: Trip | None = None
+    waiting: Trip | None = None
+
+    @property
+    def reason(self) -> Trip | None:
+        return self.trip or self.waiting
+
+
+def check_prompt(phone: PhoneInfo, client_ip: str | None, now: datetime, deps: InlineDeps) -> Verdict:
     """Score a prompt about to be sent; on a trip, open its breaker at once (in `enforce` mode) and report
-    it like the detector does. The caller holds the prompt when this returns a trip in `enforce` mode."""
+    it like the detector does. The caller holds the prompt when the verdict has a reason, in `enforce`
+    mode. One read of the live counters and one of the baselines."""
     keys = prompt_keys(phone, client_ip)
     live = deps.counters.read_live(keys, now)
     baselines = deps.counters.baselines(keys, slot_of_week(bucket_start(now)))
     trip = score_prompt(phone, client_ip, live, baselines, deps.config, deps.home_countries)
     if trip is None:
-        return None
+        return Verdict(waiting=unconfirmed(phone, live, baselines, deps.config))
+    return Verdict(trip=_open(trip, now, deps))
+
+
+def _open(trip: Trip, now: datetime, deps: InlineDeps) -> Trip:
     opened = None
     if deps.config.mode == "enforce" and trip.breaker is not None:
         previous = deps.breakers.all_breakers().get(trip.breaker)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sms_consent import breakers, phones, pumping
+from sms_consent import breakers, phones, prompt_holds, pumping
 from sms_consent.clock import Clock
 from sms_consent.config import OptinLimits, ProgramConfig
 from sms_consent.consent import EVIDENCE_TEXT_LIMIT, NumberState, Source, Status
@@ -114,6 +114,15 @@ class SignupResult:
     held: bool = False  # the prompt was kept back (pumping suspected); the answer does not say so
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Whether a sign-up's prompt leaves now."""
+
+    reason: str | None = None  # why it is kept back; None: it leaves
+    waits_in: tuple[str, str] | None = None  # kept until confirmations in this scope vouch for it
+    recorded: str | None = None  # `record_only`: what would have held it
+
+
 # Decisions that send a message: the number's and its block's limits are counted for these only.
 SENDING = (SubscriptionAction.PROMPTED, SubscriptionAction.SUBSCRIBED)
 
@@ -175,8 +184,10 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
         raise Rejected(Rejection.CAPTCHA_FAILED, "captcha_token: the CAPTCHA was solved on another site")
     hold = _hold(phone, form.client_ip, now, deps)
     evidence = form.evidence(captcha)
-    if hold is not None:
-        evidence["prompt_held"] = hold
+    if hold.reason is not None:
+        evidence["prompt_held"] = hold.reason
+    if hold.recorded is not None:
+        evidence["prompt_hold_recorded"] = hold.recorded
     inline = None if phone.fictional else deps.inline  # fictional numbers are neither held nor counted
     if inline is not None:
         evidence[pumping.COUNTED_LIVE] = True
@@ -191,7 +202,7 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
             config=config,
             source=Source.WEB_FORM,
             # A held sign-up is never subscribed without the consumer's own YES.
-            use_double_opt_in=form.use_double_opt_in or hold is not None,
+            use_double_opt_in=form.use_double_opt_in or hold.reason is not None,
             now=now,
             evidence=evidence,
             language=form.language,
@@ -206,15 +217,18 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
         if inline is not None and decision.action is SubscriptionAction.PROMPTED and not counted_live:
             # Counted before the prompt is stored (once, whatever the write's retries): the next
             # sign-up's scoring sees it at once.
-            inline.counters.record_live_prompt(phone, form.client_ip, now)
+            inline.counters.record_live_prompt(phone, form.client_ip, now, held=hold.reason is not None)
             counted_live = True
 
     stored = deps.store.update(phone.e164, decide, before_write=before_write)
     decision = stored.decision
     # A held sign-up is answered exactly as a sent one (the attacker learns nothing); its audit event
-    # says it was held. A resubmission once the breaker has closed sends the unsent prompt.
-    if hold is None:
+    # says it was held. Confirmations in its scope release it (prompt_holds); so does a resubmission
+    # once the scope is quiet or the breaker has closed.
+    if hold.reason is None:
         _send(decision, phone.e164, form, config, deps)
+    elif hold.waits_in is not None and decision.prompt is not None and inline is not None and inline.held is not None:
+        prompt_holds.hold(phone.e164, form.program, form.language, hold.waits_in, now, inline.held, inline.config)
     subscribed = decision.action in (SubscriptionAction.SUBSCRIBED, SubscriptionAction.ALREADY_SUBSCRIBED)
     return SignupResult(
         phone=phone.e164,
@@ -223,25 +237,33 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
         expires_at=decision.expires_at,
         prompt_sent=decision.prompt is not None,
         reason=decision.reason,
-        held=hold is not None,
+        held=hold.reason is not None,
     )
 
 
-def _hold(phone: phones.PhoneInfo, client_ip: str | None, now: datetime, deps: SignupDeps) -> str | None:
-    """Why this sign-up's prompt must not leave now: an open breaker covers it, or scoring it trips a
-    rule (which opens the breaker at once). None: send it. Fictional numbers (what demos, QA and the
-    compliance drill use) are never held: they cannot be assigned, so nobody can be paid for them."""
+def _hold(phone: phones.PhoneInfo, client_ip: str | None, now: datetime, deps: SignupDeps) -> Hold:
+    """Whether this sign-up's prompt must wait: an open breaker covers it, scoring it trips a rule (which
+    opens the breaker at once), or its scope has more unconfirmed prompts than confirmations vouch for
+    (released when they come). Fictional numbers (what demos, QA and the compliance drill use) are
+    never held: they cannot be assigned, so nobody can be paid for them."""
     if phone.fictional:
-        return None
+        return Hold()
     breaker = breakers.blocking(phone, deps.breakers.open_breakers(now), client_ip=client_ip)
     if breaker is not None:
-        return f"{breaker.rule} on {breaker.dimension} {breaker.key} (breaker open)"
+        return Hold(f"{breaker.rule} on {breaker.dimension} {breaker.key} (breaker open)")
     if deps.inline is None:
-        return None
-    trip = pumping.check_prompt(phone, client_ip, now, deps.inline)
-    if trip is None or deps.inline.config.mode != "enforce":  # record_only: reported, not held
-        return None
-    return f"{trip.rule} on {trip.dimension} {trip.key} (scored inline)"
+        return Hold()
+    verdict = pumping.check_prompt(phone, client_ip, now, deps.inline)
+    found = verdict.reason
+    if found is None:
+        return Hold()
+    if verdict.trip is not None:
+        reason = f"{found.rule} on {found.dimension} {found.key} (scored inline)"
+    else:
+        reason = f"{found.rule} on {found.dimension} {found.key} (until confirmations arrive)"
+    if deps.inline.config.mode != "enforce":  # record_only: reported, not held
+        return Hold(recorded=reason)
+    return Hold(reason, waits_in=None if verdict.trip is not None else (found.dimension, found.key))
 
 
 def _send(decision: SubscriptionDecision, phone: str, form: WebForm, config: ProgramConfig, deps: SignupDeps) -> None:

@@ -170,6 +170,19 @@ def _open_prompt(current: ProgramState | None, now: datetime) -> consent.Pending
     return current.pending
 
 
+def unsent_prompt(
+    state: NumberState, program_id: str, *, config: ProgramConfig, language: str | None, now: datetime
+) -> Prompt | None:
+    """The open double opt-in's prompt if the gate never sent it (its publish failed, or it was held):
+    sent again, it is the same request, which the gate sends to a number once."""
+    program = program_of(program_id, config)
+    pending = _open_prompt(state.programs.get(program_id), now)
+    body = program.replies_for(language).optin_prompt or program.replies.optin_prompt
+    if pending is None or pending.prompt_message_id or not body:
+        return None
+    return Prompt(program_id, body, pending.prompt_request_id)
+
+
 def subscribe(
     state: NumberState,
     program_id: str,
@@ -200,7 +213,7 @@ def subscribe(
     if pending is not None and utc(now) - pending.requested_at < PROMPT_INTERVAL:
         # No new prompt; but one the gate never sent (its publish failed) goes again, as the same
         # request: the gate sends a request to a number once, so a race cannot make it two.
-        unsent = Prompt(program_id, body, pending.prompt_request_id) if body and not pending.prompt_message_id else None
+        unsent = unsent_prompt(state, program_id, config=config, language=language, now=now)
         return SubscriptionDecision(
             SubscriptionAction.PROMPT_RECENT, Change(state), unsent, reason=reason, expires_at=pending.expires_at
         )
@@ -303,17 +316,22 @@ def publish_prompt(
     metadata: Mapping[str, Any],
 ) -> None:
     """The decision's opt-in prompt, if it has one, through the send gate like every other message."""
-    if decision.prompt is None:
-        return
-    sender = config.sender_for_program(decision.prompt.program)
+    if decision.prompt is not None:
+        send_prompt(decision.prompt, phone, config, outbound, metadata)
+
+
+def send_prompt(
+    prompt: Prompt, phone: str, config: ProgramConfig, outbound: OutboundRequests, metadata: Mapping[str, Any]
+) -> None:
+    sender = config.sender_for_program(prompt.program)
     outbound.publish(
         to_number(
             phone,
-            program=decision.prompt.program,
+            program=prompt.program,
             category=Category.OPTIN_PROMPT,
-            body=decision.prompt.body,
+            body=prompt.body,
             sender=sender.number if sender else None,
             metadata=metadata,
-            prompt_request_id=decision.prompt.request_id,
+            prompt_request_id=prompt.request_id,
         )
     )

@@ -195,19 +195,30 @@ def events_of(settings: FunctionSettings) -> EventSink:
 @functools.cache
 def inbound_deps() -> InboundDeps:
     from sms_consent.inbound import InboundDeps, keyword_sets_of
+    from sms_consent.prompt_holds import ReleaseDeps
+    from sms_consent.repository.held_prompts import DynamoHeldPrompts
     from sms_consent.repository.hygiene import DynamoEngagementLog
 
     settings = inbound_settings()
     config = program_config(settings.program_config)
     found = stores_of(settings)
+    outbound = outbound_requests(settings.outbound_topic_arn, settings.aws_region)
     return InboundDeps(
         config=config,
         store=found.numbers,
-        outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
+        outbound=outbound,
         events=events_of(settings),
         clock=_clock,
         keyword_sets=keyword_sets_of(config),
         engagement=DynamoEngagementLog(found.numbers.table),
+        releases=ReleaseDeps(
+            counters=found.counters,
+            held=DynamoHeldPrompts(found.numbers.table),
+            store=found.numbers,
+            outbound=outbound,
+            programs=config,
+            config=config.pumping,
+        ),
     )
 
 
@@ -303,6 +314,7 @@ def signup_deps() -> SignupDeps:
     """Everything POST /v1/optins needs: the CAPTCHA, rate limits and breakers besides the usual ports."""
     from sms_consent.adapters.captcha import build_captcha
     from sms_consent.pumping import InlineDeps
+    from sms_consent.repository.held_prompts import DynamoHeldPrompts
     from sms_consent.signup import RateLimitPolicy, SignupDeps
 
     settings = optin_api_settings()
@@ -329,6 +341,7 @@ def signup_deps() -> SignupDeps:
             events=events_of(settings),
             config=pumping_config(config, settings.pumping_mode),
             home_countries=home_countries(config),
+            held=DynamoHeldPrompts(stores_of(settings).numbers.table),
         ),
     )
 

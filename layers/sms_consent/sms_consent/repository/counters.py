@@ -1,12 +1,14 @@
-"""Traffic-pumping counters: 5-minute buckets per country, 1k-number prefix and client IP.
+"""Traffic-pumping counters: 5-minute buckets per country, area code, 1k-number prefix and client IP.
 
-They are folded from the table's stream with the program metrics (repository.feed_ledger): a
-prompt requested (DoubleOptInRequested) counts for its country, 1k-number prefix and the web form's
-client IP, a double opt-in confirmed (ConsentGranted) for its country; the request path writes none of
-them. A bucket's items are spread over `PARTITIONS` partitions by key, and a country's item over a few
-shards, so that a sign-up storm from many IPs and numbers does not make one hot partition. The detector reads a
-bucket with one Query per partition, and each active key's baseline with BatchGetItem: its cost
-depends on the keys active in the last ten minutes, never on how many numbers are subscribed.
+A prompt requested (DoubleOptInRequested) counts for each of them, a held one as held too; a double
+opt-in confirmed counts for the prefix and area code at once (the inbound function) and for the country
+from the table's stream (repository.feed_ledger); a held prompt sent later counts as released. The
+opt-in API writes a prompt's prefix, area and IP itself (COUNTED_LIVE) so that the next sign-up is
+scored on it; the stream's consumer adds its country. A bucket's items are spread over `PARTITIONS`
+partitions by key, and a country's item over a few shards, so that a sign-up storm from many IPs and
+numbers does not make one hot partition. The detector reads a bucket with one Query per partition, and
+each active key's baseline with BatchGetItem: its cost depends on the keys active in the last ten
+minutes, never on how many numbers are subscribed.
 """
 
 from __future__ import annotations
@@ -61,12 +63,21 @@ def _slots_item(pk: str, hour: int, slots: Mapping[int, Sequence[int]]) -> dict[
 
 
 def _bucket_item(
-    start: datetime, dimension: str, key: str, shard: int, *, prompts: int, confirmations: int, members: dict[str, str]
+    start: datetime,
+    dimension: str,
+    key: str,
+    shard: int,
+    *,
+    prompts: int = 0,
+    confirmations: int = 0,
+    members: dict[str, str] | None = None,
+    held: int = 0,
+    released: int = 0,
 ) -> tuple[tuple[str, str], Increment]:
     # A country's item is written by every run of the feed: its shards go to different partitions.
     country_shard = shard % COUNTRY_SHARDS if dimension == "country" else 0
     change = Increment(
-        members={name: {member} for name, member in members.items()},
+        members={name: {member} for name, member in (members or {}).items()},
         sets={
             "dimension": {"S": dimension},
             "key": {"S": key},
@@ -74,6 +85,7 @@ def _bucket_item(
         },
     )
     change.adds.update(prompts=prompts, confirmations=confirmations)
+    change.adds.update({name: value for name, value in (("held", held), ("released", released)) if value})
     return _bucket_key(start, dimension, key, country_shard), change
 
 
@@ -94,43 +106,69 @@ def _fold(found: dict[tuple[str, str], KeyCounts], raw: dict[str, Any]) -> None:
         current.suffixes | _strings(raw, "suffixes"),
         current.numbers | _strings(raw, "numbers"),
         current.countries | _strings(raw, "countries"),
+        current.held + int(raw.get("held", {}).get("N", 0)),
+        current.released + int(raw.get("released", {}).get("N", 0)),
     )
 
 
 def prompt_increments(
-    phone: PhoneInfo, client_ip: str | None, at: datetime, shard: int
+    phone: PhoneInfo, client_ip: str | None, at: datetime, shard: int, *, held: bool = False
 ) -> dict[tuple[str, str], Increment]:
-    """A prompt: counted for the country, the prefix (with its last digits) and the client IP."""
+    """A prompt: counted for the country, the area code, the prefix (with its last digits) and the client
+    IP; a held one (not sent) is counted as held too."""
     start = bucket_start(at)
+    kept = int(held)
     found = [
-        _bucket_item(start, "country", phone.country, shard, prompts=1, confirmations=0, members={}),
-        _bucket_item(
-            start, "prefix", phone.prefix, shard, prompts=1, confirmations=0, members={"suffixes": phone.e164[-3:]}
-        ),
+        _bucket_item(start, "country", phone.country, shard, prompts=1, held=kept),
+        _bucket_item(start, "prefix", phone.prefix, shard, prompts=1, held=kept, members={"suffixes": phone.e164[-3:]}),
     ]
+    if phone.area:
+        found.append(_bucket_item(start, "area", phone.area, shard, prompts=1, held=kept))
     if client_ip:
         found.append(
             _bucket_item(
-                start, "ip", client_ip, shard, prompts=1, confirmations=0,
+                start, "ip", client_ip, shard, prompts=1, held=kept,
                 members={"numbers": phone.e164, "countries": phone.country},
             )
         )  # fmt: skip
     return dict(found)
 
 
+def _scopes(phone: PhoneInfo) -> list[tuple[str, str]]:
+    """Where a held prompt is judged: its 1k block, its area code (North America), its country."""
+    return [("prefix", phone.prefix), *([("area", phone.area)] if phone.area else []), ("country", phone.country)]
+
+
 def confirmation_increments(phone: PhoneInfo, at: datetime, shard: int) -> dict[tuple[str, str], Increment]:
-    """A confirmation: only the country's conversion is judged, so only the country counts it."""
-    return dict(
-        [_bucket_item(bucket_start(at), "country", phone.country, shard, prompts=0, confirmations=1, members={})]
-    )
+    """A confirmation, as the stream's consumer counts it: for the country (its conversion)."""
+    return dict([_bucket_item(bucket_start(at), "country", phone.country, shard, confirmations=1)])
+
+
+def live_confirmation_increments(phone: PhoneInfo, at: datetime) -> dict[tuple[str, str], Increment]:
+    """A confirmation, as the inbound function counts it at once: for the prefix and the area code, whose
+    held prompts it may release (the country's comes from the stream)."""
+    start = bucket_start(at)
+    return dict(_bucket_item(start, d, k, 0, confirmations=1) for d, k in _scopes(phone) if d != "country")
+
+
+def release_increments(phone: PhoneInfo, at: datetime, shard: int) -> dict[tuple[str, str], Increment]:
+    """A held prompt sent after all: sent again for its block, area code and country."""
+    start = bucket_start(at)
+    return dict(_bucket_item(start, d, k, shard, released=1) for d, k in _scopes(phone))
 
 
 def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment]:
     """What one committed audit event adds to the detector's counters."""
     if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED:
         client_ip = event.evidence.get("client_ip")
-        found = prompt_increments(parse(event.phone), str(client_ip) if client_ip else None, event.at, shard)
-        if event.evidence.get(COUNTED_LIVE):  # its prefix and IP were counted by the opt-in API
+        found = prompt_increments(
+            parse(event.phone),
+            str(client_ip) if client_ip else None,
+            event.at,
+            shard,
+            held=bool(event.evidence.get("prompt_held")),
+        )
+        if event.evidence.get(COUNTED_LIVE):  # its prefix, area and IP were counted by the opt-in API
             return {key: change for key, change in found.items() if key[1].startswith("country#")}
         return found
     if event.event_type is EventType.GRANTED and event.evidence.get("double_opt_in"):
@@ -159,13 +197,20 @@ class DynamoCounters:
     def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
         self._write(prompt_increments(phone, client_ip, now, random.randrange(COUNTRY_SHARDS)))
 
-    def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
-        """The opt-in API's own count of a prompt's prefix and IP (see COUNTED_LIVE): two UpdateItems."""
-        found = prompt_increments(phone, client_ip, now, 0)
+    def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
+        """The opt-in API's own count of a prompt's prefix, area code and IP (see COUNTED_LIVE): one
+        UpdateItem each."""
+        found = prompt_increments(phone, client_ip, now, 0, held=held)
         self._write({key: change for key, change in found.items() if not key[1].startswith("country#")})
 
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
         self._write(confirmation_increments(phone, now, random.randrange(COUNTRY_SHARDS)))
+
+    def record_live_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
+        self._write(live_confirmation_increments(phone, now))
+
+    def record_release(self, phone: PhoneInfo, now: datetime) -> None:
+        self._write(release_increments(phone, now, random.randrange(COUNTRY_SHARDS)))
 
     def read_bucket(self, start: datetime) -> dict[tuple[str, str], KeyCounts]:
         found: dict[tuple[str, str], KeyCounts] = {}
@@ -251,12 +296,13 @@ class DynamoCounters:
         the bucket's raw items: the detector never reads them again."""
         client = self.table.client
         slot = slot_of_week(start)
-        # Countries always keep a baseline; a prefix only once it is busy (3+ prompts in a bucket), so that
-        # random numbers do not leave a trail of one-off items; IPs never (their rule looks at one bucket).
+        # Countries always keep a baseline; a prefix or area code only once it is busy (3+ prompts in a
+        # bucket), so that random numbers do not leave a trail of one-off items; IPs never (their rule
+        # looks at one bucket).
         kept = [
             key
             for key, figures in counts.items()
-            if key[0] == "country" or (key[0] == "prefix" and figures.prompts >= 3)
+            if key[0] == "country" or (key[0] in ("prefix", "area") and figures.prompts >= 3)
         ]
         hours = self.table.batch_get([{"PK": {"S": _baseline_pk(d, k)}, "SK": {"S": _slot_sk(slot)}} for d, k in kept])
         for dimension, key in kept:
