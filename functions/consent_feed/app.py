@@ -1,4 +1,5 @@
-"""ConsentFeedFunction: the table's stream (committed audit events) -> ConsentEventBus and metrics.
+"""ConsentFeedFunction: the table's stream (committed audit events) -> ConsentEventBus and metrics;
+double opt-in confirmations release the prompts held until confirmations vouch for them.
 
 The event source mapping's filter passes only inserted `EVENT#` items; the handler checks again, so
 that a record it cannot read (logged and counted) never blocks the rest of the shard. A failure to
@@ -53,4 +54,6 @@ def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[s
     metrics.add_metric(name="ConsentEventsCounted", unit=MetricUnit.Count, value=outcome.counted)
     for name, count in outcome.figures.items():  # exactly once: a retried batch counts nothing again
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
-    return {"published": outcome.published, "counted": outcome.counted}
+    if outcome.released:
+        metrics.add_metric(name="HeldPromptsReleased", unit=MetricUnit.Count, value=outcome.released)
+    return {"published": outcome.published, "counted": outcome.counted, "released": outcome.released}

@@ -28,12 +28,6 @@ def handle_message(message: InboundSms, notification: SnsNotificationModel) -> d
     metrics.add_metric(name=f"Inbound_{outcome.action.value}", unit=MetricUnit.Count, value=1)
     if outcome.misrouted:
         metrics.add_metric(name="InboundMisrouted", unit=MetricUnit.Count, value=1)
-    if outcome.released.prompts:
-        metrics.add_metric(name="HeldPromptsReleased", unit=MetricUnit.Count, value=outcome.released.prompts)
-    if outcome.released.failed:
-        # The YES is done; the held prompts of its scope wait for the next confirmation.
-        logger.warning("held prompts not released after a confirmation", extra={"error": outcome.released.failed})
-        metrics.add_metric(name="HeldPromptsReleaseFailed", unit=MetricUnit.Count, value=1)
     if outcome.action in (InboundAction.OPTED_OUT, InboundAction.ASKED_WHICH) and outcome.replies:
         # FCC: the opt-out confirmation must leave within 5 minutes of the consumer's message.
         delay = (wiring.utc_now() - notification.Timestamp).total_seconds()

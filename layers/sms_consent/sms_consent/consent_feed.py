@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sms_consent import consent
+from sms_consent import consent, phones, prompt_holds
 from sms_consent.ports import Committed, EventSink, FeedLedger
 
 
@@ -23,6 +23,7 @@ from sms_consent.ports import Committed, EventSink, FeedLedger
 class FeedDeps:
     events: EventSink
     ledger: FeedLedger
+    releases: prompt_holds.ReleaseDeps | None = None  # confirmations release held prompts (None: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class FeedOutcome:
     counted: int  # events added to the figures now (0 for a batch already counted)
     # What the counted events were, for the operations dashboard: OptIns, OptOuts, DoubleOptIn*.
     figures: Counter[str] = field(default_factory=Counter)
+    released: int = 0  # held prompts the batch's confirmations let out
 
 
 def _figures(events: Sequence[consent.AuditEvent]) -> Counter[str]:
@@ -50,11 +52,19 @@ def publish_committed(committed: Sequence[Committed], deps: FeedDeps) -> FeedOut
     """Publish the batch's events in stream order, then fold them into the figures.
 
     Publishing first: if folding fails, the retry publishes again (a duplicate, never a loss) and the
-    ledger, which commits atomically, counts the batch then.
+    ledger, which commits atomically, counts the batch then. The batch's double opt-in confirmations,
+    once counted, release the held prompts they vouch for (again on a retry: a released prompt has left
+    its waiting list, and the gate sends a prompt once).
     """
     ordered = sorted(committed, key=lambda item: item.sequence)
     deps.events.publish(consent.bus_events(item.event for item in ordered))
     counted = deps.ledger.fold(ordered)
     # The ledger folds what follows its marker: the batch's last `counted` events.
     newly = [item.event for item in ordered[len(ordered) - counted :]] if counted else []
-    return FeedOutcome(published=len(ordered), counted=counted, figures=_figures(newly))
+    confirmed = [
+        phones.parse(item.event.phone)
+        for item in ordered
+        if item.event.event_type is consent.EventType.GRANTED and item.event.evidence.get("double_opt_in")
+    ]
+    released = prompt_holds.release_held(confirmed, deps.releases) if confirmed and deps.releases else 0
+    return FeedOutcome(published=len(ordered), counted=counted, figures=_figures(newly), released=released)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sms_consent import consent, keywords, list_hygiene, phones, prompt_holds
+from sms_consent import consent, keywords, list_hygiene, phones
 from sms_consent.clock import Clock, iso, utc
 from sms_consent.config import ProgramConfig, Sender
 from sms_consent.confirmations import confirm
@@ -37,7 +37,6 @@ class Outcome:
     events: tuple[consent.AuditEvent, ...] = ()
     programs: tuple[str, ...] = ()
     misrouted: bool = False
-    released: prompt_holds.Released = field(default_factory=prompt_holds.Released)  # held prompts a YES let out
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,6 @@ class InboundDeps:
     clock: Clock
     keyword_sets: tuple[keywords.KeywordSet, ...] = field(default=keywords.BUILTIN_KEYWORD_SETS)
     engagement: EngagementLog | None = None  # list hygiene: None records no engagement
-    releases: prompt_holds.ReleaseDeps | None = None  # a confirmation releases held prompts (None: never)
 
 
 class UnroutableMessage(ValueError):
@@ -251,9 +249,6 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
     )
     for request in requests:
         deps.outbound.publish(request)
-    released = prompt_holds.Released()
-    if decision.action is InboundAction.CONFIRMED and deps.releases is not None:
-        released = prompt_holds.release_safely(phones.parse(origin), ctx.now, deps.releases)
     bus: list[BusEvent] = []  # consent events reach the bus from the table's stream (consent_feed)
     misrouted = ctx.sender is None
     if misrouted:
@@ -288,4 +283,4 @@ def handle(message: InboundSms, received_at: datetime, deps: InboundDeps) -> Out
         )
     if bus:
         deps.events.publish(bus)
-    return Outcome(decision.action, ctx.classification, requests, events, decision.programs, misrouted, released)
+    return Outcome(decision.action, ctx.classification, requests, events, decision.programs, misrouted)

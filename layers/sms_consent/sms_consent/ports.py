@@ -323,10 +323,6 @@ class CounterStore(Protocol):
         """Count a prompt's prefix, area code and client IP now, not from the stream a second later."""
         ...
 
-    def record_live_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
-        """Count a confirmation for its prefix and area code now (the country's comes from the stream)."""
-        ...
-
     def record_release(self, phone: PhoneInfo, now: datetime) -> None:
         """A held prompt was sent after all."""
         ...

@@ -2,21 +2,24 @@
 
 A sign-up whose prompt would leave more unconfirmed prompts in its 1k block, area code or country
 than confirmations vouch for (`pumping.unconfirmed`) is stored as usual, answered as usual, and its
-prompt is kept back. Each double opt-in confirmed (the inbound function, on the consumer's YES) counts
-for its block and area code at once and releases the held prompts of its scopes that now fit: a
-campaign's first confirmations arrive within a minute or two and let the rest of its spike out; pumped
-numbers never confirm, so an attack's prompts stay held until they expire (`hold_minutes`). The
-consumer who was held can also sign up again once the scope is quiet.
+prompt is kept back on its scope's waiting list. Each double opt-in confirmed counts for its block,
+area code and country (folded from the table's stream) and, in the same run of the stream's consumer,
+releases the held prompts of its scopes that now fit: a campaign's first confirmations arrive within a
+minute or two and let the rest of its spike out; pumped numbers never confirm, so an attack's prompts
+stay held until they expire (`hold_minutes`). The consumer who was held can also sign up again once
+the scope is quiet.
 
 Pure domain code: counters, the waiting list, the number store and the outbound topic are ports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sms_consent import phones, pumping
+from sms_consent.clock import Clock
 from sms_consent.config import ProgramConfig
 from sms_consent.consent import Source
 from sms_consent.ports import CounterStore, HeldPrompt, HeldPrompts, KeyCounts, NumberStore, OutboundRequests
@@ -33,12 +36,7 @@ class ReleaseDeps:
     outbound: OutboundRequests
     programs: ProgramConfig
     config: pumping.PumpingConfig
-
-
-@dataclass(frozen=True)
-class Released:
-    prompts: int = 0
-    failed: str | None = None  # why the release could not run (the error's type); the prompts wait
+    clock: Clock
 
 
 def hold(phone: str, program: str, language: str | None, scope: tuple[str, str], now: datetime, held: HeldPrompts,
@@ -47,13 +45,18 @@ def hold(phone: str, program: str, language: str | None, scope: tuple[str, str],
     held.hold(HeldPrompt(phone, program, language, now, scope), now + timedelta(minutes=config.hold_minutes))
 
 
-def release_after_confirmation(phone: phones.PhoneInfo, now: datetime, deps: ReleaseDeps) -> int:
-    """Count a confirmation, then send the held prompts of its block, area code and country that now
-    fit (oldest first). Returns how many were sent."""
-    deps.counters.record_live_confirmation(phone, now)
+def release_held(confirmed: Sequence[phones.PhoneInfo], deps: ReleaseDeps) -> int:
+    """After confirmations were counted: send the held prompts of their blocks, area codes and countries
+    that now fit, oldest first. Returns how many were sent.
+
+    Each prompt is published before it leaves the waiting list: a failure in between publishes it again
+    on the retry, as the same request, which the gate sends once; never the other way round, which
+    could take a prompt off the list and lose it."""
+    now = deps.clock()
     since = now - timedelta(minutes=deps.config.hold_minutes)
+    scopes = list(dict.fromkeys(scope for phone in confirmed for scope in pumping.hold_scopes(phone)))
     candidates: dict[tuple[str, str], HeldPrompt] = {}
-    for scope in pumping.hold_scopes(phone):
+    for scope in scopes:
         for held in deps.held.waiting(scope, since, RELEASE_BATCH):
             candidates.setdefault((held.phone, held.program), held)
     if not candidates:
@@ -65,26 +68,17 @@ def release_after_confirmation(phone: phones.PhoneInfo, now: datetime, deps: Rel
     released = 0
     for held in sorted(candidates.values(), key=lambda item: item.held_at):
         info = numbers[held.phone]
-        if pumping.unconfirmed(info, live, baselines, deps.config) is not None or not deps.held.take(held):
+        if pumping.unconfirmed(info, live, baselines, deps.config) is not None:
             continue
         state = deps.store.get(held.phone)
         prompt = unsent_prompt(state, held.program, config=deps.programs, language=held.language, now=now)
-        if prompt is None:  # confirmed, cancelled or sent meanwhile
+        if prompt is not None:
+            send_prompt(prompt, held.phone, deps.programs, deps.outbound,
+                        {"source": Source.WEB_FORM.value, "released_after_hold": True})  # fmt: skip
+        if not deps.held.take(held) or prompt is None:  # released by another run, or confirmed meanwhile
             continue
-        send_prompt(prompt, held.phone, deps.programs, deps.outbound,
-                    {"source": Source.WEB_FORM.value, "released_after_hold": True})  # fmt: skip
         deps.counters.record_release(info, now)
         for key in pumping.hold_scopes(info):
-            counts = live.get(key, KeyCounts(*key))
-            live[key] = pumping.merge(counts, KeyCounts(*key, released=1))
+            live[key] = pumping.merge(live.get(key, KeyCounts(*key)), KeyCounts(*key, released=1))
         released += 1
     return released
-
-
-def release_safely(phone: phones.PhoneInfo, now: datetime, deps: ReleaseDeps) -> Released:
-    """The release as the inbound function runs it, after the YES is stored and answered: a failure
-    here must not fail (and so redeliver) the YES. The held prompts wait for the next confirmation."""
-    try:
-        return Released(release_after_confirmation(phone, now, deps))
-    except Exception as exc:  # any port's failure: the consumer's YES is already stored and answered
-        return Released(failed=type(exc).__name__)

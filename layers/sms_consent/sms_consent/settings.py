@@ -174,4 +174,7 @@ class ProviderSyncSettings(FunctionSettings):
 
 
 class ConsentFeedSettings(FunctionSettings):
-    """ConsentFeedFunction: reads the table's stream, writes the metrics and puts events on the bus."""
+    """ConsentFeedFunction: reads the table's stream, writes the metrics and puts events on the bus;
+    confirmations release held prompts to the outbound topic."""
+
+    outbound_topic_arn: str = Field(pattern=SNS_TOPIC_ARN)

@@ -195,30 +195,19 @@ def events_of(settings: FunctionSettings) -> EventSink:
 @functools.cache
 def inbound_deps() -> InboundDeps:
     from sms_consent.inbound import InboundDeps, keyword_sets_of
-    from sms_consent.prompt_holds import ReleaseDeps
-    from sms_consent.repository.held_prompts import DynamoHeldPrompts
     from sms_consent.repository.hygiene import DynamoEngagementLog
 
     settings = inbound_settings()
     config = program_config(settings.program_config)
     found = stores_of(settings)
-    outbound = outbound_requests(settings.outbound_topic_arn, settings.aws_region)
     return InboundDeps(
         config=config,
         store=found.numbers,
-        outbound=outbound,
+        outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
         events=events_of(settings),
         clock=_clock,
         keyword_sets=keyword_sets_of(config),
         engagement=DynamoEngagementLog(found.numbers.table),
-        releases=ReleaseDeps(
-            counters=found.counters,
-            held=DynamoHeldPrompts(found.numbers.table),
-            store=found.numbers,
-            outbound=outbound,
-            programs=config,
-            config=config.pumping,
-        ),
     )
 
 
@@ -509,11 +498,24 @@ def export_deps() -> ExportDeps:
 @functools.cache
 def feed_deps() -> FeedDeps:
     from sms_consent.consent_feed import FeedDeps
+    from sms_consent.prompt_holds import ReleaseDeps
     from sms_consent.repository.feed_ledger import DynamoFeedLedger
+    from sms_consent.repository.held_prompts import DynamoHeldPrompts
 
     settings = consent_feed_settings()
-    # The table the other stores use: one connection per table in the process.
-    return FeedDeps(events=events_of(settings), ledger=DynamoFeedLedger(stores_of(settings).numbers.table))
+    config = program_config(settings.program_config)
+    found = stores_of(settings)
+    table = found.numbers.table  # the table the other stores use: one connection per table in the process
+    releases = ReleaseDeps(
+        counters=found.counters,
+        held=DynamoHeldPrompts(table),
+        store=found.numbers,
+        outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
+        programs=config,
+        config=config.pumping,
+        clock=_clock,
+    )
+    return FeedDeps(events=events_of(settings), ledger=DynamoFeedLedger(table), releases=releases)
 
 
 def reset() -> None:

@@ -1,8 +1,8 @@
 """Traffic-pumping counters: 5-minute buckets per country, area code, 1k-number prefix and client IP.
 
-A prompt requested (DoubleOptInRequested) counts for each of them, a held one as held too; a double
-opt-in confirmed counts for the prefix and area code at once (the inbound function) and for the country
-from the table's stream (repository.feed_ledger); a held prompt sent later counts as released. The
+A prompt requested (DoubleOptInRequested) counts for each of them, a held one as held too, and a
+double opt-in confirmed for the country, area code and block, folded from the table's stream
+(repository.feed_ledger); a held prompt sent later counts as released. The
 opt-in API writes a prompt's prefix, area and IP itself (COUNTED_LIVE) so that the next sign-up is
 scored on it; the stream's consumer adds its country. A bucket's items are spread over `PARTITIONS`
 partitions by key, and a country's item over a few shards, so that a sign-up storm from many IPs and
@@ -23,7 +23,7 @@ from sms_consent.clock import iso
 from sms_consent.consent import AuditEvent, EventType
 from sms_consent.phones import PhoneInfo, parse
 from sms_consent.ports import Baseline, KeyCounts
-from sms_consent.pumping import BUCKET, COUNTED_LIVE, WEEKS_OF_HISTORY, bucket_start, slot_of_week
+from sms_consent.pumping import BUCKET, COUNTED_LIVE, WEEKS_OF_HISTORY, bucket_start, hold_scopes, slot_of_week
 from sms_consent.repository.table import TTL_ATTRIBUTE, Increment, Table, item_key
 
 PARTITIONS = 64
@@ -134,27 +134,17 @@ def prompt_increments(
     return dict(found)
 
 
-def _scopes(phone: PhoneInfo) -> list[tuple[str, str]]:
-    """Where a held prompt is judged: its 1k block, its area code (North America), its country."""
-    return [("prefix", phone.prefix), *([("area", phone.area)] if phone.area else []), ("country", phone.country)]
-
-
 def confirmation_increments(phone: PhoneInfo, at: datetime, shard: int) -> dict[tuple[str, str], Increment]:
-    """A confirmation, as the stream's consumer counts it: for the country (its conversion)."""
-    return dict([_bucket_item(bucket_start(at), "country", phone.country, shard, confirmations=1)])
-
-
-def live_confirmation_increments(phone: PhoneInfo, at: datetime) -> dict[tuple[str, str], Increment]:
-    """A confirmation, as the inbound function counts it at once: for the prefix and the area code, whose
-    held prompts it may release (the country's comes from the stream)."""
+    """A confirmation: for the country (its conversion), the area code and the block (what vouches for
+    their held prompts)."""
     start = bucket_start(at)
-    return dict(_bucket_item(start, d, k, 0, confirmations=1) for d, k in _scopes(phone) if d != "country")
+    return dict(_bucket_item(start, d, k, shard, confirmations=1) for d, k in hold_scopes(phone))
 
 
 def release_increments(phone: PhoneInfo, at: datetime, shard: int) -> dict[tuple[str, str], Increment]:
     """A held prompt sent after all: sent again for its block, area code and country."""
     start = bucket_start(at)
-    return dict(_bucket_item(start, d, k, shard, released=1) for d, k in _scopes(phone))
+    return dict(_bucket_item(start, d, k, shard, released=1) for d, k in hold_scopes(phone))
 
 
 def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment]:
@@ -172,7 +162,9 @@ def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment
             return {key: change for key, change in found.items() if key[1].startswith("country#")}
         return found
     if event.event_type is EventType.GRANTED and event.evidence.get("double_opt_in"):
-        return confirmation_increments(parse(event.phone), event.at, shard)
+        phone = parse(event.phone)
+        # A fictional number's prompt was never counted (nor held): its confirmation vouches for nothing.
+        return {} if phone.fictional else confirmation_increments(phone, event.at, shard)
     return {}
 
 
@@ -205,9 +197,6 @@ class DynamoCounters:
 
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
         self._write(confirmation_increments(phone, now, random.randrange(COUNTRY_SHARDS)))
-
-    def record_live_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
-        self._write(live_confirmation_increments(phone, now))
 
     def record_release(self, phone: PhoneInfo, now: datetime) -> None:
         self._write(release_increments(phone, now, random.randrange(COUNTRY_SHARDS)))

@@ -1,0 +1,148 @@
+"""Prompts held until confirmations vouch for them (issue 13), through the real handlers on moto: the
+opt-in API holds a burst over one area code after its budget, the stream's consumer releases held
+prompts as the first confirmations are counted, and an attack, which never confirms, stays held."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sms_consent import wiring
+from sms_consent_local import aws_calls
+from tests.conftest import AwsStack, stores
+from tests.integration.test_optin_api import deliver_outbound, form, inbound, post
+
+AREA = "+1415"
+
+
+def burst_number(index: int) -> str:
+    """Numbers of one area code spread over eight exchanges (1k blocks), never consecutive: no sweep."""
+    return f"{AREA}{231 + index % 8}{(index * 1237 + 311) % 10000:04d}"
+
+
+def sign_up(stack: AwsStack, numbers: list[str], first_ip: int = 10) -> list[tuple[int, dict[str, Any]]]:
+    """One sign-up per number, each from its own address (a CAPTCHA farm rotating IPs); the table's stream
+    is folded between requests, as Lambda's poller does within a second."""
+    answers = []
+    for offset, number in enumerate(numbers):
+        status, body, _ = post(stack, form(phone=number), ip=f"198.18.{first_ip}.{offset}")
+        answers.append((status, body))
+        stack.deliver_stream()
+    return answers
+
+
+def prompted(stack: AwsStack) -> list[dict[str, Any]]:
+    return [request for request in stack.outbound_requests() if request["category"] == "optin_prompt"]
+
+
+def waiting(area: str = AREA) -> list[dict[str, Any]]:
+    table = stores().numbers.table
+    page = table.client.query(
+        TableName=table.name,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"HOLD#area#{area}"}},
+    )
+    items: list[dict[str, Any]] = page["Items"]
+    return items
+
+
+def test_a_burst_over_one_area_code_gets_ten_prompts_out_and_the_rest_held(aws_stack: AwsStack) -> None:
+    numbers = [burst_number(index) for index in range(24)]
+    answers = sign_up(aws_stack, numbers)
+
+    # Every answer is the one a sent prompt gets: the attacker learns nothing.
+    assert {(status, body["status"], body["prompt_sent"]) for status, body in answers} == {(202, "pending", True)}
+    assert [request["recipients"][0] for request in prompted(aws_stack)] == numbers[:10]
+    assert len(waiting()) == 14
+    held = stores().numbers.history(numbers[10])[0]
+    assert held.evidence["prompt_held"] == "unconfirmed on area +1415 (until confirmations arrive)"
+    assert stores().breakers.all_breakers() == {}  # nothing is closed: confirmations can still vouch
+
+
+def test_a_confirmation_releases_held_prompts_which_then_reach_the_phone(aws_stack: AwsStack) -> None:
+    numbers = [burst_number(index) for index in range(24)]
+    sign_up(aws_stack, numbers)
+    deliver_outbound(aws_stack)  # the first ten prompts reach their phones
+
+    inbound(aws_stack, "YES", origin=numbers[3])
+    aws_stack.deliver_stream()  # counts the confirmation, then releases what it vouches for
+
+    released = prompted(aws_stack)
+    # 10 sent, 1 confirmed: 8 credits, an area budget of 10 → 8 more, oldest first.
+    assert [request["recipients"][0] for request in released] == numbers[10:18]
+    for request in released:
+        pending = stores().numbers.get(request["recipients"][0]).programs["alerts"].pending
+        assert pending is not None and request["request_id"] == pending.prompt_request_id
+        assert request["metadata"]["released_after_hold"] is True
+    assert len(waiting()) == 6
+    live = stores().counters.read_live([("area", AREA)], wiring.utc_now())
+    assert (live[("area", AREA)].sent, live[("area", AREA)].confirmations) == (18, 1)
+
+    # A released prompt is a prompt like any other: the gate sends it and a YES subscribes.
+    aws_stack.outbound_envelopes()
+    inbound(aws_stack, "YES", origin=numbers[12])
+    assert stores().numbers.get(numbers[12]).programs["alerts"].status.value == "subscribed"
+
+
+def test_a_redelivered_batch_sends_nothing_twice(aws_stack: AwsStack) -> None:
+    numbers = [burst_number(index) for index in range(16)]
+    sign_up(aws_stack, numbers)
+    assert len(prompted(aws_stack)) == 10
+
+    inbound(aws_stack, "YES", origin=numbers[0])
+    aws_stack.deliver_stream()
+    assert [request["recipients"][0] for request in prompted(aws_stack)] == numbers[10:]  # all that waited
+    assert waiting() == []
+    # The stream delivers the same batch again (a retry): nothing is waiting, nothing is sent again.
+    aws_stack.deliver_stream()
+    assert prompted(aws_stack) == []
+
+
+def test_an_attack_that_never_confirms_stays_held_while_the_rest_of_the_country_flows(aws_stack: AwsStack) -> None:
+    new_york = [f"+1212{300 + index}{4000 + index * 7:04d}" for index in range(4)]
+    sign_up(aws_stack, new_york[:3], first_ip=20)
+    for number in new_york[:3]:
+        inbound(aws_stack, "YES", origin=number)
+    aws_stack.deliver_stream()
+    assert len(prompted(aws_stack)) == 3
+
+    numbers = [burst_number(index) for index in range(40)]
+    sign_up(aws_stack, numbers)
+    assert len(prompted(aws_stack)) == 10
+    assert len(waiting()) == 30
+
+    # The country's confirmations vouch for a new sign-up in New York, not for the area under attack.
+    sign_up(aws_stack, new_york[3:], first_ip=30)
+    assert [request["recipients"][0] for request in prompted(aws_stack)] == new_york[3:]
+    inbound(aws_stack, "YES", origin=new_york[3])
+    aws_stack.deliver_stream()
+    assert prompted(aws_stack) == []
+    assert len(waiting()) == 30
+
+
+def test_a_country_without_confirmations_holds_after_its_budget_and_a_confirmation_there_releases(
+    aws_stack: AwsStack,
+) -> None:
+    """A fresh deployment has no history: a burst spread over many area codes (a new country's, say) is
+    held by the country's budget; a confirmation anywhere in the country vouches for the next few."""
+    codes = (201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228)
+    spread = [f"+1{code}201{1000 + index * 13:04d}" for index, code in enumerate(codes)]
+    assert {status for status, _ in sign_up(aws_stack, spread)} == {202}
+    out = [request["recipients"][0] for request in prompted(aws_stack)]
+    assert out == spread[:10]
+    held = stores().numbers.history(spread[10])[0]
+    assert held.evidence["prompt_held"] == "unconfirmed on country US (until confirmations arrive)"
+
+    inbound(aws_stack, "YES", origin=spread[0])
+    aws_stack.deliver_stream()
+    assert [request["recipients"][0] for request in prompted(aws_stack)] == spread[10:18]
+
+
+def test_releasing_costs_one_query_per_scope_and_nothing_when_nothing_waits(aws_stack: AwsStack) -> None:
+    post(aws_stack, form(phone="+12122010123"), ip="198.51.100.9")
+    aws_stack.deliver_stream()
+    inbound(aws_stack, "YES", origin="+12122010123")
+    with aws_calls.counting() as calls:
+        aws_stack.deliver_stream()
+    # The confirmation's block, area code and country: one Query each, and no read of counters.
+    assert calls.get("dynamodb.Query", 0) == 3
+    assert calls.get("dynamodb.BatchGetItem", 0) == 0
