@@ -71,7 +71,8 @@ def test_a_confirmation_releases_held_prompts_which_then_reach_the_phone(aws_sta
     assert [request["recipients"][0] for request in released] == numbers[10:18]
     for request in released:
         pending = stores().numbers.get(request["recipients"][0]).programs["alerts"].pending
-        assert pending is not None and request["request_id"] == pending.prompt_request_id
+        assert pending is not None
+        assert request["request_id"] == pending.prompt_request_id
         assert request["metadata"]["released_after_hold"] is True
     assert len(waiting()) == 6
     live = stores().counters.read_live([("area", AREA)], wiring.utc_now())
