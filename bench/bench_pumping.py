@@ -1,54 +1,66 @@
-"""Traffic-pumping evaluation: a simulated week of normal web-form traffic with injected attacks,
-driving the real counters (repository.counters on moto) and the real detector (pumping.run_tick).
+"""Traffic-pumping evaluation: a simulated day of normal web-form traffic with injected attacks and
+legitimate spikes, driving the real counters and waiting lists (repository.counters / held_prompts on
+moto), the real inline scoring (pumping.check_prompt), the real release (prompt_holds.release_held) and
+the real detector (pumping.run_tick).
 
-Normal traffic has daily and weekly cycles in four countries and realistic conversion (prompts
-confirmed within minutes). Four weeks of history are seeded into the baselines first (through the
-same repository the detector reads). Attacks stop sending once a breaker covers them, as the gate
-and the opt-in API would. Printed: per attack, detected or not, minutes to detection, prompts that
-got through; false breakers per simulated week; DynamoDB requests per detector run.
+Time runs event by event: sign-ups at their second, each prompt that leaves confirmed (45%) after a
+delay drawn like a person's (median about 30 s), each confirmation counted and followed by a release,
+as the stream's consumer does within a second. Four weeks of history are seeded into the baselines
+first. Attacks stop once a breaker covers them, as the opt-in API and the gate would. Printed: per
+attack, prompts that left (overall and to the busiest 1k block); per legitimate spike, sign-ups held and
+for how long; side by side for the scheduled detector alone and with inline scoring.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
 import random
+import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
-    from sms_consent.breakers import Trip
+    from sms_consent.consent import NumberState
+    from sms_consent.messages import OutboundRequest
+    from sms_consent.ports import NumberStore
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # a Monday
 # moto answers a Query by scanning the whole table, so a simulated day costs minutes: the default is
-# one day (288 ticks) holding every attack; PUMPING_BENCH_TICKS=2016 runs the full week (~15 min).
+# one day (288 ticks) holding every attack; PUMPING_BENCH_TICKS=2016 runs the full week.
 TICKS = int(os.environ.get("PUMPING_BENCH_TICKS", 24 * 12))
 CONVERSION = 0.45
-HOME = frozenset({"US", "CA"})  # the programs' countries: never a new destination
+MEDIAN_REPLY_SECONDS = 30.0
+PROGRAM = "alerts"  # the sample configuration's program: allowed in the US and Canada
+HOME = frozenset({"US", "CA"})  # never a new destination; Canada has no traffic and no history here
+US_AREAS = (212, 213, 305, 312, 404, 415, 512, 617, 702, 206, 303, 713, 214, 602, 503, 619)
 
 # Peak prompts per 5 minutes and the UTC offset of each country's evening peak.
-COUNTRIES = {"US": (8.0, -5), "CA": (2.5, -5), "GB": (2.0, 0), "FR": (1.5, 1)}
+COUNTRIES = {"US": (8.0, -5), "GB": (2.0, 0), "FR": (1.5, 1)}
 SAMPLE_NUMBERS = {
-    "US": "+1415{:07d}",
-    "CA": "+1416{:07d}",
     "GB": "+4479{:08d}",
     "FR": "+336{:08d}",
     "LV": "+3712{:07d}",
 }
 
 
-def random_number(rng: random.Random, country: str) -> str:
+def random_number(rng: random.Random, country: str, area: int | None = None) -> str:
     """A valid mobile number of the country, drawn at random (redrawn where a range is unallocated)."""
     from sms_consent.phones import InvalidPhoneNumber, parse
 
     while True:
-        digits = rng.randrange(2 * 10**6, 10**7) if country in ("US", "CA") else rng.randrange(10**6, 10**7)
-        candidate = SAMPLE_NUMBERS[country].format(digits)
+        if country in ("US", "CA"):
+            code = area or (rng.choice(US_AREAS) if country == "US" else rng.choice((416, 514, 604, 780)))
+            candidate = f"+1{code}{rng.randrange(200, 1000)}{rng.randrange(10000):04d}"
+        else:
+            candidate = SAMPLE_NUMBERS[country].format(rng.randrange(10**6, 10**7))
         try:
             return parse(candidate).e164
         except InvalidPhoneNumber:
@@ -71,19 +83,31 @@ def poisson(rng: random.Random, lam: float) -> int:
     return count
 
 
+def reply_delay(rng: random.Random) -> timedelta:
+    """How long a person takes to answer the prompt: log-normal, median 30 s, a few take minutes."""
+    return timedelta(seconds=min(rng.lognormvariate(math.log(MEDIAN_REPLY_SECONDS), 0.8), 900))
+
+
+Prompts = Callable[[random.Random, int], list[tuple[str, str | None]]]  # (number, client ip) per bucket
+
+
 @dataclass
-class Attack:
+class Traffic:
     name: str
     start_tick: int
     ticks: int
-    prompts: Callable[[random.Random, int], list[tuple[str, str | None]]]  # (number, client ip) per bucket
+    prompts: Prompts
     legitimate: bool = False
+    signups: int = 0
     sent: int = 0
+    by_block: Counter[str] = field(default_factory=Counter)
     blocked_at: int | None = None
     keys: set[tuple[str, str]] = field(default_factory=set)
+    held_for: list[float] = field(default_factory=list)  # legitimate: seconds each released prompt waited
+    held: int = 0  # legitimate sign-ups held (released or not)
 
 
-def _attacks() -> list[Attack]:
+def _traffic() -> list[Traffic]:
     def premium(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
         return [(random_number(rng, "LV"), f"203.0.113.{rng.randrange(250)}") for _ in range(40)]
 
@@ -92,31 +116,48 @@ def _attacks() -> list[Attack]:
         return [(random_number(rng, "GB"), f"198.18.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(14)]
 
     def sweep(_: random.Random, bucket: int) -> list[tuple[str, str | None]]:
-        return [(f"+14155550{100 + bucket * 10 + i:03d}", f"192.0.2.{i}") for i in range(10)]
+        return [(f"+14155550{100 + bucket * 10 + i:03d}".replace("5550", "2010"), f"192.0.2.{i}") for i in range(10)]
 
     def fanout(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
         return [(random_number(rng, "US"), "198.51.100.66") for _ in range(12)]
 
-    def campaign(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
-        return [(random_number(rng, "US"), f"10.0.{rng.randrange(250)}.{rng.randrange(250)}")
-                for _ in range(45)]  # fmt: skip
+    def area_burst(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
+        # 150 numbers over 10 exchanges of one area code, every one from its own address.
+        exchanges = [232 + 11 * n for n in range(10)]
+        return [(f"+1304{rng.choice(exchanges)}{rng.randrange(10000):04d}", f"198.19.{rng.randrange(250)}.{i}")
+                for i in range(50)]  # fmt: skip
+
+    def new_country(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
+        return [(random_number(rng, "CA"), f"198.20.{rng.randrange(250)}.{i}") for i in range(50)]
+
+    def tv_ad(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
+        return [(random_number(rng, "US"), f"10.1.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(150)]
+
+    def launch(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
+        # A store chain's launch in one city: one area code, from every kind of address.
+        return [(random_number(rng, "US", 312), f"10.2.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(40)]
 
     return [  # ticks of the first simulated day (Monday, UTC)
-        Attack("burst to a premium-rate country", 40, 6, premium),
-        Attack("slow drip below naive thresholds", 90, 12, drip),
-        Attack("sequential sweep of a prefix", 140, 6, sweep),
-        Attack("one IP fanning out", 190, 6, fanout),
-        Attack("legitimate marketing spike", 240, 6, campaign, legitimate=True),
+        Traffic("burst to a premium-rate country", 40, 6, premium),
+        Traffic("slow drip below naive thresholds", 70, 12, drip),
+        Traffic("sequential sweep of a prefix", 100, 6, sweep),
+        Traffic("one IP fanning out", 120, 6, fanout),
+        Traffic("burst over one area code", 140, 3, area_burst),
+        Traffic("burst to a program country, no history", 160, 2, new_country),
+        Traffic("legitimate: national TV ad", 200, 2, tv_ad, legitimate=True),
+        Traffic("legitimate: campaign launch, one city", 230, 3, launch, legitimate=True),
     ]
 
 
 @dataclass
 class Outcome:
-    attacks: list[Attack]
+    traffic: list[Traffic]
     false_breakers: list[tuple[str, str, str, int]]
     requests_per_run: list[int]
-    held_legitimate: int  # legitimate prompts held by inline scoring
-    scoring_reads: int  # DynamoDB requests made by inline scoring, all prompts together
+    background_held: list[float]  # everyday sign-ups: seconds each held-then-released prompt waited
+    background_stuck: int  # everyday sign-ups held and never released (expired, or covered by a breaker)
+    background_signups: int
+    scoring_requests: int  # DynamoDB requests of inline scoring, all prompts together
     prompts_scored: int
 
 
@@ -124,17 +165,19 @@ def run() -> list[str]:
     started = time.perf_counter()
     scheduled = simulate(inline=False)
     inline = simulate(inline=True)
-    lines = [f"{'attack':<36} {'scheduled detector only':<34} {'with inline scoring':<34}"]
-    for alone, both in zip(scheduled.attacks, inline.attacks, strict=True):
-        lines.append(f"{alone.name:<36} {_verdict(alone, scheduled):<34} {_verdict(both, inline):<34}")
+    lines = [f"{'traffic':<40} {'scheduled detector only':<30} {'with inline scoring and holds':<40}"]
+    for alone, both in zip(scheduled.traffic, inline.traffic, strict=True):
+        lines.append(f"{alone.name:<40} {_verdict(alone, scheduled):<30} {_verdict(both, inline):<40}")
     for label, outcome in (("scheduled detector only", scheduled), ("with inline scoring", inline)):
         examples = "; ".join(
             f"{rule} on {dimension} {key} at tick {tick}" for rule, dimension, key, tick in outcome.false_breakers[:3]
         )
+        waits = outcome.background_held
         lines.append(
-            f"{label}: false breakers {len(outcome.false_breakers)} in {TICKS} ticks "
-            f"({TICKS / 288:.1f} simulated days); legitimate prompts held {outcome.held_legitimate}"
-            + (f" ({examples})" if examples else "")
+            f"{label}: false breakers {len(outcome.false_breakers)} in {TICKS} ticks ({TICKS / 288:.1f} simulated "
+            f"days){' (' + examples + ')' if examples else ''}; everyday sign-ups {outcome.background_signups}, "
+            f"held then released {len(waits)} (longest {max(waits, default=0):.0f} s), "
+            f"held and never sent {outcome.background_stuck}"
         )
     runs = scheduled.requests_per_run
     lines.append(
@@ -142,25 +185,60 @@ def run() -> list[str]:
         "(no Scan; bounded by keys active in the last ten minutes)"
     )
     lines.append(
-        f"inline scoring: {inline.scoring_reads / max(inline.prompts_scored, 1):.2f} DynamoDB requests per prompt "
-        f"scored ({inline.prompts_scored} prompts)"
+        f"inline scoring: {inline.scoring_requests / max(inline.prompts_scored, 1):.2f} DynamoDB requests per "
+        f"prompt scored ({inline.prompts_scored} prompts)"
     )
     lines.append(f"simulated {TICKS} ticks twice in {time.perf_counter() - started:.0f} s")
     return lines
 
 
-def _verdict(attack: Attack, outcome: Outcome) -> str:
-    if attack.legitimate:
-        tripped = any((dimension, key) in attack.keys for _, dimension, key, _ in outcome.false_breakers)
-        return f"{'TRIPPED (wrong)' if tripped else 'left alone'}, {attack.sent} sent"
-    if attack.blocked_at is None:
-        return f"NOT detected, {attack.sent} through"
-    return f"{attack.sent} through, stopped at {(attack.blocked_at - attack.start_tick) * 5} min"
+def _verdict(traffic: Traffic, outcome: Outcome) -> str:
+    if traffic.legitimate:
+        tripped = any((dimension, key) in traffic.keys for _, dimension, key, _ in outcome.false_breakers)
+        waits = traffic.held_for
+        stuck = traffic.held - len(waits)
+        held = (
+            f"held {traffic.held}: longest {max(waits):.0f} s, p50 {statistics.median(waits):.0f} s"
+            if waits
+            else "none held"
+        )
+        return f"{'TRIPPED (wrong), ' if tripped else ''}{traffic.sent}/{traffic.signups} sent, {held}" + (
+            f", {stuck} never sent" if stuck else ""
+        )
+    block = max(traffic.by_block.values(), default=0)
+    if traffic.blocked_at is None and traffic.sent == traffic.signups:
+        return f"{traffic.sent} through (all), block {block}"
+    return f"{traffic.sent} through, busiest block {block}"
+
+
+class _Prompts:
+    """The one call the release makes of the number store (`get`): every sign-up here is a pending
+    prompt, unsent until it leaves."""
+
+    def __init__(self) -> None:
+        self.sent: set[str] = set()
+
+    def get(self, phone: str) -> NumberState:
+        from sms_consent.consent import NumberState, Pending, ProgramState, Status
+
+        at = START
+        pending = Pending(at, at + timedelta(days=30), "web_form", f"prompt-{phone}",
+                          prompt_message_id="sent" if phone in self.sent else None)  # fmt: skip
+        return NumberState(phone, {PROGRAM: ProgramState(Status.PENDING, "web_form", at, at, pending=pending)})
+
+
+class _Released:
+    def __init__(self) -> None:
+        self.requests: list[OutboundRequest] = []
+
+    def publish(self, request: OutboundRequest) -> Any:
+        self.requests.append(request)
 
 
 def simulate(*, inline: bool) -> Outcome:
     """One simulated day (or week); with `inline`, every prompt is scored before it leaves, as
-    POST /v1/optins does (pumping.check_prompt on the same counters), and held when it trips."""
+    POST /v1/optins does (pumping.check_prompt on the same counters), held when it trips or when its scope
+    has more unconfirmed prompts than confirmations vouch for, and released by confirmations."""
     from moto import mock_aws
 
     from sms_consent_local import aws_calls
@@ -174,15 +252,15 @@ def simulate(*, inline: bool) -> Outcome:
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="ERROR",
     )
-    from sms_consent import pumping, wiring
+    from sms_consent import prompt_holds, pumping, wiring
     from sms_consent.breakers import blocking
     from sms_consent.phones import PhoneInfo, parse
+    from sms_consent.repository.held_prompts import DynamoHeldPrompts
     from sms_consent_local.harness import function_environment
     from sms_consent_local.resources import create_resources
     from sms_consent_local.template import load_template
 
     rng = random.Random(2026)
-    held_legitimate = scoring_reads = prompts_scored = 0
     with mock_aws():
         template = load_template(ROOT / "template.yaml")
         created = create_resources(template, region="us-east-1")
@@ -194,18 +272,21 @@ def simulate(*, inline: bool) -> Outcome:
         found = wiring.stores_of(settings)
         events = wiring.events_of(settings)
         config = pumping.PumpingConfig()
-        scoring = pumping.InlineDeps(found.counters, found.breakers, events, config, HOME)
-
-        def held(phone: PhoneInfo, ip: str | None, moment: datetime) -> Trip | None:
-            """Inline scoring of one prompt (a trip opens its breaker at once); None without it."""
-            nonlocal scoring_reads, prompts_scored
-            if not inline:
-                return None
-            with aws_calls.counting() as calls:
-                trip = pumping.check_prompt(phone, ip, moment, scoring)
-            scoring_reads += aws_calls.total(calls, "dynamodb")
-            prompts_scored += 1
-            return trip
+        held_store = DynamoHeldPrompts(found.numbers.table)
+        scoring = pumping.InlineDeps(found.counters, found.breakers, events, config, HOME, held_store)
+        numbers = _Prompts()
+        released = _Released()
+        clock_now = [START]
+        release_deps = prompt_holds.ReleaseDeps(
+            counters=found.counters,
+            held=held_store,
+            store=cast("NumberStore", numbers),
+            outbound=released,
+            programs=wiring.program_config(settings.program_config),
+            config=config,
+            clock=lambda: clock_now[0],
+            breakers=found.breakers,
+        )
 
         # Four weeks of history for every country and slot, seeded through the repository.
         for country in COUNTRIES:
@@ -219,58 +300,114 @@ def simulate(*, inline: bool) -> Outcome:
                 "country", country, history, prompts=total, confirmations=int(total * CONVERSION)
             )
 
-        attacks = _attacks()
+        traffic = _traffic()
         false_breakers: list[tuple[str, str, str, int]] = []
         requests_per_run: list[int] = []
-        pending_confirmations: list[tuple[int, str]] = []
+        background_held: list[float] = []
+        scoring_requests = prompts_scored = background_signups = background_stuck = 0
+        # Events: (time, order, kind, number, ip, owner index or -1 for everyday traffic)
+        queue: list[tuple[datetime, int, str, str, str | None, int]] = []
+        order = 0
+        held_at: dict[str, tuple[datetime, int]] = {}  # number -> when it was held, whose
+
+        def push(at: datetime, kind: str, number: str, ip: str | None, owner: int) -> None:
+            nonlocal order
+            order += 1
+            heapq.heappush(queue, (at, order, kind, number, ip, owner))
+
+        def leaves(phone: PhoneInfo, owner: int, at: datetime) -> None:
+            """A prompt reaches the phone: pumped numbers never answer, people sometimes do."""
+            numbers.sent.add(phone.e164)
+            legitimate = owner < 0 or traffic[owner].legitimate
+            if owner >= 0:
+                traffic[owner].sent += 1
+                traffic[owner].by_block[phone.prefix] += 1
+            if legitimate and rng.random() < CONVERSION:
+                push(at + reply_delay(rng), "confirm", phone.e164, None, owner)
+
+        def sign_up(number: str, ip: str | None, owner: int, at: datetime, open_now: dict[Any, Any]) -> None:
+            nonlocal scoring_requests, prompts_scored, background_signups, background_stuck
+            phone = parse(number)
+            who = traffic[owner] if owner >= 0 else None
+            if who is not None:
+                who.signups += 1
+                who.keys |= set(pumping.prompt_keys(phone, ip))
+            else:
+                background_signups += 1
+            legitimate = who is None or who.legitimate
+            if blocking(phone, open_now, client_ip=ip):
+                if who is not None and not who.legitimate and who.blocked_at is None:
+                    who.blocked_at = (at - START) // pumping.BUCKET
+                if legitimate:  # attack collateral: held, never sent (a resubmission later would be)
+                    background_stuck += who is None
+                    if who is not None:
+                        who.held += 1
+                found.counters.record_prompt(phone, ip, at, held=True)
+                return
+            reason = verdict = None
+            if inline:
+                with aws_calls.counting() as calls:
+                    verdict = pumping.check_prompt(phone, ip, at, scoring)
+                scoring_requests += aws_calls.total(calls, "dynamodb")
+                prompts_scored += 1
+                reason = verdict.reason
+                if verdict.trip is not None and legitimate:
+                    false_breakers.append((verdict.trip.rule, verdict.trip.dimension, verdict.trip.key,
+                                           (at - START) // pumping.BUCKET))  # fmt: skip
+            found.counters.record_prompt(phone, ip, at, held=reason is not None)
+            if reason is None:
+                leaves(phone, owner, at)
+                return
+            if legitimate:
+                if who is not None:
+                    who.held += 1
+                held_at[phone.e164] = (at, owner)
+            if verdict is not None and verdict.waiting is not None and verdict.trip is None:
+                prompt_holds.hold(phone.e164, PROGRAM, None, (reason.dimension, reason.key), at, held_store, config)
+
+        def confirm(number: str, at: datetime) -> None:
+            phone = parse(number)
+            found.counters.record_confirmation(phone, at)
+            if not inline:
+                return
+            clock_now[0] = at
+            released.requests.clear()
+            prompt_holds.release_held([phone], release_deps)
+            for request in released.requests:
+                freed = parse(request.recipients[0])
+                since, whose = held_at.pop(freed.e164, (at, -2))
+                if whose >= -1:  # a legitimate prompt: how long it waited
+                    waited = (at - since).total_seconds()
+                    (background_held if whose == -1 else traffic[whose].held_for).append(waited)
+                owner = whose if whose >= -1 else _owner_of(freed.e164)
+                leaves(freed, owner, at)
+
+        attack_numbers: dict[str, int] = {}
+
+        def _owner_of(number: str) -> int:
+            return attack_numbers.get(number, -1)
+
         for tick in range(TICKS):
             bucket = START + timedelta(minutes=5 * tick)
-            moment = bucket + timedelta(seconds=30)
-            open_now = found.breakers.open_breakers(moment)
             for country in COUNTRIES:
                 for _ in range(poisson(rng, expected(country, bucket))):
-                    phone = parse(random_number(rng, country))
-                    if blocking(phone, open_now):
-                        continue
+                    at = bucket + timedelta(seconds=rng.uniform(0, 300))
                     client = f"100.64.{rng.randrange(250)}.{rng.randrange(250)}"
-                    if (trip := held(phone, client, moment)) is not None:
-                        held_legitimate += 1
-                        false_breakers.append((trip.rule, trip.dimension, trip.key, tick))
-                        open_now = found.breakers.open_breakers(moment)
-                        continue
-                    found.counters.record_prompt(phone, client, moment)
-                    if rng.random() < CONVERSION:
-                        pending_confirmations.append((tick + rng.choice((0, 0, 1)), phone.e164))
-            for attack in attacks:
-                if not attack.start_tick <= tick < attack.start_tick + attack.ticks:
-                    continue
-                for number, ip in attack.prompts(rng, tick - attack.start_tick):
-                    phone = parse(number)
-                    attack.keys |= {("country", phone.country), ("prefix", phone.prefix)} | (
-                        {("ip", ip)} if ip else set()
-                    )
-                    covered = blocking(phone, open_now) or (open_now.get(("ip", ip)) if ip else None)
-                    if covered:
-                        continue
-                    if (trip := held(phone, ip, moment)) is not None:
-                        # Its breaker opened at once: the prompts after it are covered (the opt-in API
-                        # holds them too; their sign-ups are still counted, as the feed counts them).
-                        found.counters.record_prompt(phone, ip, moment)
-                        open_now = found.breakers.open_breakers(moment)
-                        if attack.legitimate:
-                            held_legitimate += 1
-                            false_breakers.append((trip.rule, trip.dimension, trip.key, tick))
-                        elif attack.blocked_at is None:
-                            attack.blocked_at = tick
-                        continue
-                    found.counters.record_prompt(phone, ip, moment)
-                    attack.sent += 1
-                    if attack.legitimate and rng.random() < CONVERSION:
-                        pending_confirmations.append((tick + rng.choice((0, 0, 1)), phone.e164))
-            due = [entry for entry in pending_confirmations if entry[0] <= tick]
-            pending_confirmations = [entry for entry in pending_confirmations if entry[0] > tick]
-            for _, number in due:
-                found.counters.record_confirmation(parse(number), moment)
+                    push(at, "signup", random_number(rng, country), client, -1)
+            for index, item in enumerate(traffic):
+                if item.start_tick <= tick < item.start_tick + item.ticks:
+                    for number, ip in item.prompts(rng, tick - item.start_tick):
+                        if not item.legitimate:
+                            attack_numbers[number] = index
+                        push(bucket + timedelta(seconds=rng.uniform(0, 300)), "signup", number, ip, index)
+            open_now = found.breakers.open_breakers(bucket)
+            while queue and queue[0][0] < bucket + pumping.BUCKET:
+                at, _, kind, number, ip, owner = heapq.heappop(queue)
+                if kind == "signup":
+                    sign_up(number, ip, owner, at, open_now)
+                    open_now = found.breakers.open_breakers(at)
+                else:
+                    confirm(number, at)
 
             run_at = bucket + pumping.BUCKET + timedelta(seconds=5)
             with aws_calls.counting() as calls:
@@ -281,12 +418,14 @@ def simulate(*, inline: bool) -> Outcome:
             for trip in detection.breakers_to_open:
                 target = (trip.dimension, trip.key)
                 # The attack that most recently started and touched this key owns the breaker.
-                owners = [a for a in attacks if target in a.keys and a.start_tick <= tick]
-                owner = max(owners, key=lambda a: a.start_tick) if owners else None
-                if owner is not None and not owner.legitimate:
-                    if owner.blocked_at is None:
-                        owner.blocked_at = tick + 1
+                owners = [t for t in traffic if target in t.keys and t.start_tick <= tick]
+                owner_of = max(owners, key=lambda t: t.start_tick) if owners else None
+                if owner_of is not None and not owner_of.legitimate:
+                    if owner_of.blocked_at is None:
+                        owner_of.blocked_at = tick + 1
                 else:
                     false_breakers.append((trip.rule, trip.dimension, trip.key, tick))
+        background_stuck += sum(1 for _, whose in held_at.values() if whose == -1)
 
-    return Outcome(attacks, false_breakers, requests_per_run, held_legitimate, scoring_reads, prompts_scored)
+    return Outcome(traffic, false_breakers, requests_per_run, background_held, background_stuck, background_signups,
+                   scoring_requests, prompts_scored)  # fmt: skip

@@ -4,12 +4,15 @@ table and GSIs, inside transactions and batches. Here, on one STOP and one block
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from sms_consent_local import aws_calls
 from tests.conftest import AwsStack, api_request
 from tests.integration.test_optin_api import PHONE, inbound
 
-BURST = 80  # make bench runs 1,000 STOPs and sign-ups and a 10,000-row import
+# Enough that random placement over the 64 counter partitions evens out (at 80, a partition that three
+# counters share could pass 1%); make bench runs 1,000 STOPs and sign-ups and a 10,000-row import.
+BURST = 160
 
 
 def test_a_stop_and_a_block_are_seen_with_every_key_they_write(aws_stack: AwsStack) -> None:
@@ -50,5 +53,11 @@ def test_no_key_takes_more_than_1_percent_of_a_stop_storm_or_a_sign_up_burst(aws
             for event in events:
                 aws_stack.invoke(function_id, event)
             aws_stack.deliver_stream()  # the stream consumer's writes count too
-        (key, share), *_ = aws_calls.hottest(written, 1)
-        assert share <= 0.01, f"{function_id}: {key} takes {share:.1%} of {sum(written.values())} writes"
+        # A burst nobody confirms is held after its area code's budget (prompt_holds): each held prompt goes
+        # on the area code's waiting list, one partition, at the attack's own rate (far below a partition's
+        # 1,000 writes a second); sharding it would multiply every release's reads. Every other key stays cool.
+        waiting = {key: count for key, count in written.items() if key.startswith("PK HOLD#")}
+        assert sum(waiting.values()) <= len(events)
+        others = Counter({key: count for key, count in written.items() if key not in waiting})
+        (key, share), *_ = aws_calls.hottest(others, 1)
+        assert share <= 0.01, f"{function_id}: {key} takes {share:.1%} of {sum(others.values())} writes"

@@ -178,7 +178,7 @@ def test_inline_scoring_never_holds_a_home_country_spike_an_allowed_key_or_a_kno
     assert _score("+37120000123", None, [KeyCounts("country", "LV", 30)], known) is None
 
 
-def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_from_the_stream() -> None:
+def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_and_area_from_the_stream() -> None:
     from sms_consent.consent import AuditEvent, EventType
     from sms_consent.pumping import COUNTED_LIVE
     from sms_consent.repository.counters import increments
@@ -191,4 +191,4 @@ def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_from_the_s
     counted_by_feed = {sk.split("#")[0] for _, sk in increments(prompt(), shard=3)}
     counted_live = {sk.split("#")[0] for _, sk in increments(prompt(**{COUNTED_LIVE: True}), shard=3)}
     assert counted_by_feed == {"country", "area", "prefix", "ip"}
-    assert counted_live == {"country"}
+    assert counted_live == {"country", "area"}

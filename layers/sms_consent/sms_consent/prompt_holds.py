@@ -19,10 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sms_consent import phones, pumping
+from sms_consent.breakers import blocking
 from sms_consent.clock import Clock
 from sms_consent.config import ProgramConfig
 from sms_consent.consent import Source
-from sms_consent.ports import CounterStore, HeldPrompt, HeldPrompts, KeyCounts, NumberStore, OutboundRequests
+from sms_consent.ports import (
+    BreakerSource,
+    CounterStore,
+    HeldPrompt,
+    HeldPrompts,
+    KeyCounts,
+    NumberStore,
+    OutboundRequests,
+)
 from sms_consent.subscriptions import send_prompt, unsent_prompt
 
 RELEASE_BATCH = 25  # newest held prompts looked at per scope and confirmation
@@ -37,6 +46,7 @@ class ReleaseDeps:
     programs: ProgramConfig
     config: pumping.PumpingConfig
     clock: Clock
+    breakers: BreakerSource  # a prompt an open breaker covers stays held (it expires)
 
 
 def hold(phone: str, program: str, language: str | None, scope: tuple[str, str], now: datetime, held: HeldPrompts,
@@ -65,10 +75,11 @@ def release_held(confirmed: Sequence[phones.PhoneInfo], deps: ReleaseDeps) -> in
     keys = list(dict.fromkeys(key for info in numbers.values() for key in pumping.hold_scopes(info)))
     live = dict(deps.counters.read_live(keys, now))
     baselines = deps.counters.baselines(keys, pumping.slot_of_week(pumping.bucket_start(now)))
+    open_breakers = deps.breakers.open_breakers(now)
     released = 0
     for held in sorted(candidates.values(), key=lambda item: item.held_at):
         info = numbers[held.phone]
-        if pumping.unconfirmed(info, live, baselines, deps.config) is not None:
+        if blocking(info, open_breakers) is not None or pumping.unconfirmed(info, live, baselines, deps.config):
             continue
         state = deps.store.get(held.phone)
         prompt = unsent_prompt(state, held.program, config=deps.programs, language=held.language, now=now)

@@ -29,7 +29,7 @@ from sms_consent.ports import Baseline, BreakerStore, CounterStore, EventSink, H
 BUCKET = timedelta(minutes=5)
 # Evidence of a prompt whose prefix and IP the opt-in API counted itself, as it wrote the prompt: inline
 # scoring must see the prompts just before it, not a second later from the table's stream. The stream's
-# consumer then adds only its country (a sharded key, best written in batches).
+# consumer then adds only its country and area code (sharded keys, best written in batches).
 COUNTED_LIVE = "counted_live"
 WEEKS_OF_HISTORY = 4
 

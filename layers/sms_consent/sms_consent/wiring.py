@@ -514,6 +514,7 @@ def feed_deps() -> FeedDeps:
         programs=config,
         config=config.pumping,
         clock=_clock,
+        breakers=cached_breakers(settings.table_name, settings.aws_region),
     )
     return FeedDeps(events=events_of(settings), ledger=DynamoFeedLedger(table), releases=releases)
 

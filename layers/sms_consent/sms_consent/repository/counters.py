@@ -2,9 +2,9 @@
 
 A prompt requested (DoubleOptInRequested) counts for each of them, a held one as held too, and a
 double opt-in confirmed for the country, area code and block, folded from the table's stream
-(repository.feed_ledger); a held prompt sent later counts as released. The
-opt-in API writes a prompt's prefix, area and IP itself (COUNTED_LIVE) so that the next sign-up is
-scored on it; the stream's consumer adds its country. A bucket's items are spread over `PARTITIONS`
+(repository.feed_ledger); a held prompt sent later counts as released. The opt-in API writes a
+prompt's prefix and IP itself (COUNTED_LIVE) so that the next sign-up is scored on it; the stream's
+consumer adds its country and area code (sharded, written in batches). A bucket's items are spread over `PARTITIONS`
 partitions by key, and a country's item over a few shards, so that a sign-up storm from many IPs and
 numbers does not make one hot partition. The detector reads a bucket with one Query per partition, and
 each active key's baseline with BatchGetItem: its cost depends on the keys active in the last ten
@@ -28,6 +28,7 @@ from sms_consent.repository.table import TTL_ATTRIBUTE, Increment, Table, item_k
 
 PARTITIONS = 64
 COUNTRY_SHARDS = 16
+SHARDED = frozenset({"country", "area"})  # the keys one sign-up storm writes for every prompt
 KEEP = timedelta(days=2)  # raw buckets: the detector only reads the last two; baselines keep the rest
 
 
@@ -74,8 +75,9 @@ def _bucket_item(
     held: int = 0,
     released: int = 0,
 ) -> tuple[tuple[str, str], Increment]:
-    # A country's item is written by every run of the feed: its shards go to different partitions.
-    country_shard = shard % COUNTRY_SHARDS if dimension == "country" else 0
+    # A country's or an area code's item is written by every sign-up there: its shards go to different
+    # partitions.
+    country_shard = shard % COUNTRY_SHARDS if dimension in SHARDED else 0
     change = Increment(
         members={name: {member} for name, member in (members or {}).items()},
         sets={
@@ -158,13 +160,11 @@ def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment
             shard,
             held=bool(event.evidence.get("prompt_held")),
         )
-        if event.evidence.get(COUNTED_LIVE):  # its prefix, area and IP were counted by the opt-in API
-            return {key: change for key, change in found.items() if key[1].startswith("country#")}
+        if event.evidence.get(COUNTED_LIVE):  # its prefix and IP were counted by the opt-in API
+            return {key: change for key, change in found.items() if key[1].split("#", 1)[0] in SHARDED}
         return found
     if event.event_type is EventType.GRANTED and event.evidence.get("double_opt_in"):
-        phone = parse(event.phone)
-        # A fictional number's prompt was never counted (nor held): its confirmation vouches for nothing.
-        return {} if phone.fictional else confirmation_increments(phone, event.at, shard)
+        return confirmation_increments(parse(event.phone), event.at, shard)
     return {}
 
 
@@ -186,14 +186,14 @@ class DynamoCounters:
                 ExpressionAttributeValues=values,
             )
 
-    def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime) -> None:
-        self._write(prompt_increments(phone, client_ip, now, random.randrange(COUNTRY_SHARDS)))
+    def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
+        self._write(prompt_increments(phone, client_ip, now, random.randrange(COUNTRY_SHARDS), held=held))
 
     def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
-        """The opt-in API's own count of a prompt's prefix, area code and IP (see COUNTED_LIVE): one
-        UpdateItem each."""
+        """The opt-in API's own count of a prompt's prefix and IP (see COUNTED_LIVE): two UpdateItems. The
+        country and the area code, which every sign-up there would write, come from the stream in batches."""
         found = prompt_increments(phone, client_ip, now, 0, held=held)
-        self._write({key: change for key, change in found.items() if not key[1].startswith("country#")})
+        self._write({key: change for key, change in found.items() if key[1].split("#", 1)[0] not in SHARDED})
 
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
         self._write(confirmation_increments(phone, now, random.randrange(COUNTRY_SHARDS)))
@@ -227,7 +227,7 @@ class DynamoCounters:
             _bucket_key(start, dimension, key, shard)
             for start in (latest, latest - BUCKET)
             for dimension, key in keys
-            for shard in range(COUNTRY_SHARDS if dimension == "country" else 1)
+            for shard in range(COUNTRY_SHARDS if dimension in SHARDED else 1)
         ]
         found: dict[tuple[str, str], KeyCounts] = {}
         for raw in self.table.batch_get([item_key(pk, sk) for pk, sk in wanted]).values():
