@@ -32,6 +32,7 @@ def test_a_handler_imports_the_xray_sdk_only_when_tracing_is_on(trace_disabled: 
         "AWS_REGION": "us-east-1",
         "TABLE_NAME": "sms-consent-table",
         "EVENT_BUS_NAME": "sms-consent-dev",
+        "OUTBOUND_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:outbound",
         # What Lambda sets: Powertools turns the tracer on inside Lambda unless told otherwise.
         "LAMBDA_TASK_ROOT": "/var/task",
         "AWS_LAMBDA_FUNCTION_NAME": "consent-feed",
