@@ -192,3 +192,54 @@ def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_and_area_f
     counted_live = {sk.split("#")[0] for _, sk in increments(prompt(**{COUNTED_LIVE: True}), shard=3)}
     assert counted_by_feed == {"country", "area", "prefix", "ip"}
     assert counted_live == {"country", "area"}
+
+
+# ---------------------------------------------------------------------- holding until confirmations vouch
+
+
+def _waiting(number: str, live: list[KeyCounts], baselines: dict[tuple[str, str], Baseline] | None = None,
+             config: PumpingConfig = CONFIG) -> str | None:  # fmt: skip
+    from sms_consent.pumping import unconfirmed
+
+    trip = unconfirmed(parse(number), {(c.dimension, c.key): c for c in live}, baselines or {}, config)
+    return None if trip is None else f"{trip.dimension} {trip.key}"
+
+
+def test_each_scope_may_have_its_budget_of_unconfirmed_prompts_and_no_more() -> None:
+    number = "+14152310123"
+    # The 1k block: 5 sent, the sixth waits; the area code and the country likewise at 10.
+    assert _waiting(number, [KeyCounts("prefix", "+14152310", 4)]) is None
+    assert _waiting(number, [KeyCounts("prefix", "+14152310", 5)]) == "prefix +14152310"
+    assert _waiting(number, [KeyCounts("area", "+1415", 9)]) is None
+    assert _waiting(number, [KeyCounts("area", "+1415", 10)]) == "area +1415"
+    assert _waiting(number, [KeyCounts("country", "US", 10)]) == "country US"
+    # Outside North America there is no area code: block and country only.
+    assert _waiting("+447400123456", [KeyCounts("country", "GB", 10)]) == "country GB"
+
+
+def test_held_prompts_do_not_count_as_sent_and_released_ones_do() -> None:
+    number = "+14152310123"
+    assert _waiting(number, [KeyCounts("area", "+1415", 30, held=21)]) is None  # 9 sent
+    assert _waiting(number, [KeyCounts("area", "+1415", 30, held=21, released=1)]) == "area +1415"
+
+
+def test_each_confirmation_vouches_for_more_prompts() -> None:
+    number = "+14152310123"
+    # 17 sent, 1 confirmed: 17 + 1 - 8 = 10, at the budget; the 19th prompt would pass it.
+    assert _waiting(number, [KeyCounts("area", "+1415", 17, confirmations=1)]) is None
+    assert _waiting(number, [KeyCounts("area", "+1415", 18, confirmations=1)]) == "area +1415"
+    stingy = PumpingConfig(credit_per_confirmation=0)
+    assert _waiting(number, [KeyCounts("area", "+1415", 10, confirmations=5)], config=stingy) == "area +1415"
+
+
+def test_a_scopes_usual_volume_raises_its_budget_and_the_allow_list_exempts_it() -> None:
+    number = "+14152310123"
+    usual = {("country", "US"): Baseline(same_slot_prompts=(6, 5, 7, 6))}  # median 6 per 5 minutes
+    # 10 + 2 x (2 buckets x 6) = 34 unconfirmed prompts in ten minutes before anything waits.
+    assert _waiting(number, [KeyCounts("country", "US", 33)], usual) is None
+    assert _waiting(number, [KeyCounts("country", "US", 34)], usual) == "country US"
+    assert _waiting(number, [KeyCounts("country", "US", 34)], {("country", "US"): Baseline((6,))}) == "country US"
+    allowed = PumpingConfig(allow_countries=("US",), allow_prefixes=("+1415",))
+    assert (
+        _waiting(number, [KeyCounts("country", "US", 99), KeyCounts("prefix", "+14152310", 99)], config=allowed) is None
+    )
