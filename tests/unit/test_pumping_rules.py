@@ -178,7 +178,7 @@ def test_inline_scoring_never_holds_a_home_country_spike_an_allowed_key_or_a_kno
     assert _score("+37120000123", None, [KeyCounts("country", "LV", 30)], known) is None
 
 
-def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_and_area_from_the_stream() -> None:
+def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_from_the_stream() -> None:
     from sms_consent.consent import AuditEvent, EventType
     from sms_consent.pumping import COUNTED_LIVE
     from sms_consent.repository.counters import increments
@@ -191,7 +191,7 @@ def test_a_prompt_the_opt_in_api_counted_itself_adds_only_its_country_and_area_f
     counted_by_feed = {sk.split("#")[0] for _, sk in increments(prompt(), shard=3)}
     counted_live = {sk.split("#")[0] for _, sk in increments(prompt(**{COUNTED_LIVE: True}), shard=3)}
     assert counted_by_feed == {"country", "area", "prefix", "ip"}
-    assert counted_live == {"country", "area"}
+    assert counted_live == {"country"}
 
 
 # ---------------------------------------------------------------------- holding until confirmations vouch
@@ -243,3 +243,13 @@ def test_a_scopes_usual_volume_raises_its_budget_and_the_allow_list_exempts_it()
     assert (
         _waiting(number, [KeyCounts("country", "US", 99), KeyCounts("prefix", "+14152310", 99)], config=allowed) is None
     )
+
+
+def test_a_programs_country_is_reported_but_never_closed_whole() -> None:
+    """A sweep or a fan-out in the home country drags its conversion down: the trip is reported, and the
+    country's sign-ups wait for confirmations (holds) instead of a breaker refusing all of them."""
+    collapsed = {("country", "US"): country(40, 0), ("country", "GB"): country(40, 0, key="GB")}
+    baselines = {("country", "US"): HISTORY, ("country", "GB"): HISTORY}
+    detection = detect(collapsed, {}, baselines, CONFIG, frozenset({"US"}))
+    assert {(t.rule, t.key) for t in detection.trips} == {("conversion_collapse", "US"), ("conversion_collapse", "GB")}
+    assert [(t.dimension, t.key) for t in detection.breakers_to_open] == [("country", "GB")]

@@ -29,7 +29,7 @@ from sms_consent.ports import Baseline, BreakerStore, CounterStore, EventSink, H
 BUCKET = timedelta(minutes=5)
 # Evidence of a prompt whose prefix and IP the opt-in API counted itself, as it wrote the prompt: inline
 # scoring must see the prompts just before it, not a second later from the table's stream. The stream's
-# consumer then adds only its country and area code (sharded keys, best written in batches).
+# consumer then adds only its country (a sharded key every sign-up would write, best written in batches).
 COUNTED_LIVE = "counted_live"
 WEEKS_OF_HISTORY = 4
 
@@ -247,7 +247,10 @@ def detect(
         )
         if trip is not None:
             trips.append(trip)
-    breakers = tuple(trips) if config.mode == "enforce" else ()
+    # A country the programs send to is never closed whole on one rule: a campaign there is what the
+    # programs exist for. Its trips are reported; its sign-ups wait for confirmations instead (holds).
+    closing = [trip for trip in trips if not (trip.dimension == "country" and trip.key in home_countries)]
+    breakers = tuple(closing) if config.mode == "enforce" else ()
     return Detection(tuple(trips), breakers)
 
 

@@ -3,8 +3,8 @@
 A prompt requested (DoubleOptInRequested) counts for each of them, a held one as held too, and a
 double opt-in confirmed for the country, area code and block, folded from the table's stream
 (repository.feed_ledger); a held prompt sent later counts as released. The opt-in API writes a
-prompt's prefix and IP itself (COUNTED_LIVE) so that the next sign-up is scored on it; the stream's
-consumer adds its country and area code (sharded, written in batches). A bucket's items are spread over `PARTITIONS`
+prompt's prefix, area code and IP itself (COUNTED_LIVE) so that the next sign-up is scored on it; the
+stream's consumer adds its country (sharded, written in batches). A bucket's items are spread over `PARTITIONS`
 partitions by key, and a country's item over a few shards, so that a sign-up storm from many IPs and
 numbers does not make one hot partition. The detector reads a bucket with one Query per partition, and
 each active key's baseline with BatchGetItem: its cost depends on the keys active in the last ten
@@ -27,8 +27,10 @@ from sms_consent.pumping import BUCKET, COUNTED_LIVE, WEEKS_OF_HISTORY, bucket_s
 from sms_consent.repository.table import TTL_ATTRIBUTE, Increment, Table, item_key
 
 PARTITIONS = 64
-COUNTRY_SHARDS = 16
-SHARDED = frozenset({"country", "area"})  # the keys one sign-up storm writes for every prompt
+# The keys one sign-up storm writes for every prompt, spread over shards: a country's from the stream in
+# batches, an area code's by every sign-up (the opt-in API's live count), hence more of them.
+SHARDS = {"country": 16, "area": PARTITIONS}  # an area code: one shard in every partition
+MAX_SHARDS = max(SHARDS.values())
 KEEP = timedelta(days=2)  # raw buckets: the detector only reads the last two; baselines keep the rest
 
 
@@ -75,9 +77,7 @@ def _bucket_item(
     held: int = 0,
     released: int = 0,
 ) -> tuple[tuple[str, str], Increment]:
-    # A country's or an area code's item is written by every sign-up there: its shards go to different
-    # partitions.
-    country_shard = shard % COUNTRY_SHARDS if dimension in SHARDED else 0
+    key_shard = shard % SHARDS.get(dimension, 1)
     change = Increment(
         members={name: {member} for name, member in (members or {}).items()},
         sets={
@@ -88,12 +88,13 @@ def _bucket_item(
     )
     change.adds.update(prompts=prompts, confirmations=confirmations)
     change.adds.update({name: value for name, value in (("held", held), ("released", released)) if value})
-    return _bucket_key(start, dimension, key, country_shard), change
+    return _bucket_key(start, dimension, key, key_shard), change
 
 
-def _bucket_key(start: datetime, dimension: str, key: str, country_shard: int) -> tuple[str, str]:
-    partition = _partition(dimension, f"{key}#{country_shard}" if country_shard else key)
-    return _bucket_pk(start, partition), f"{dimension}#{key}#{country_shard}"
+def _bucket_key(start: datetime, dimension: str, key: str, shard: int) -> tuple[str, str]:
+    # A key's shards sit in consecutive partitions: never two of them in one.
+    partition = (_partition(dimension, key) + shard) % PARTITIONS
+    return _bucket_pk(start, partition), f"{dimension}#{key}#{shard}"
 
 
 def _fold(found: dict[tuple[str, str], KeyCounts], raw: dict[str, Any]) -> None:
@@ -160,8 +161,8 @@ def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment
             shard,
             held=bool(event.evidence.get("prompt_held")),
         )
-        if event.evidence.get(COUNTED_LIVE):  # its prefix and IP were counted by the opt-in API
-            return {key: change for key, change in found.items() if key[1].split("#", 1)[0] in SHARDED}
+        if event.evidence.get(COUNTED_LIVE):  # its prefix, area code and IP were counted by the opt-in API
+            return {key: change for key, change in found.items() if key[1].startswith("country#")}
         return found
     if event.event_type is EventType.GRANTED and event.evidence.get("double_opt_in"):
         return confirmation_increments(parse(event.phone), event.at, shard)
@@ -187,19 +188,20 @@ class DynamoCounters:
             )
 
     def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
-        self._write(prompt_increments(phone, client_ip, now, random.randrange(COUNTRY_SHARDS), held=held))
+        self._write(prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held))
 
     def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
-        """The opt-in API's own count of a prompt's prefix and IP (see COUNTED_LIVE): two UpdateItems. The
-        country and the area code, which every sign-up there would write, come from the stream in batches."""
-        found = prompt_increments(phone, client_ip, now, 0, held=held)
-        self._write({key: change for key, change in found.items() if key[1].split("#", 1)[0] not in SHARDED})
+        """The opt-in API's own count of a prompt's prefix, area code (a random shard) and IP (see
+        COUNTED_LIVE): three UpdateItems. The country, which every sign-up would write, comes from the stream
+        in batches."""
+        found = prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held)
+        self._write({key: change for key, change in found.items() if not key[1].startswith("country#")})
 
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
-        self._write(confirmation_increments(phone, now, random.randrange(COUNTRY_SHARDS)))
+        self._write(confirmation_increments(phone, now, random.randrange(MAX_SHARDS)))
 
     def record_release(self, phone: PhoneInfo, now: datetime) -> None:
-        self._write(release_increments(phone, now, random.randrange(COUNTRY_SHARDS)))
+        self._write(release_increments(phone, now, random.randrange(MAX_SHARDS)))
 
     def read_bucket(self, start: datetime) -> dict[tuple[str, str], KeyCounts]:
         found: dict[tuple[str, str], KeyCounts] = {}
@@ -227,7 +229,7 @@ class DynamoCounters:
             _bucket_key(start, dimension, key, shard)
             for start in (latest, latest - BUCKET)
             for dimension, key in keys
-            for shard in range(COUNTRY_SHARDS if dimension in SHARDED else 1)
+            for shard in range(SHARDS.get(dimension, 1))
         ]
         found: dict[tuple[str, str], KeyCounts] = {}
         for raw in self.table.batch_get([item_key(pk, sk) for pk, sk in wanted]).values():

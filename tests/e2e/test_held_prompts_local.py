@@ -1,0 +1,63 @@
+"""Held until confirmations vouch, on the running local stack (real time, its own stack: the budgets of
+unconfirmed prompts are per area code and country, which the shared stack's other tests also use).
+
+A CAPTCHA farm signs up numbers spread over the exchanges of one area code, back to back, from rotating
+addresses: no block is swept and no address fans out, yet the area code's budget holds the burst after
+its tenth prompt, and every answer looks like success. Then one of the prompted people answers YES: the
+stream's consumer counts the confirmation and releases the held prompts it vouches for, which reach
+their phones through the gate like any other prompt."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from tests.e2e.test_pumping_attack import sign_up
+
+pytestmark = pytest.mark.e2e
+
+AREA = "+1304"  # a real area code; numbers over eight of its exchanges, never consecutive
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[RunningStack]:
+    workdir = tmp_path / "stack"
+    workdir.mkdir()
+    stack = start_stack(workdir)
+    yield stack
+    stop_stack(stack)
+
+
+def prompted(stack: RunningStack, numbers: list[str]) -> list[str]:
+    sent = [line["to"] for line in stack.outbox_lines() if line["category"] == "optin_prompt"]
+    return [number for number in sent if number in numbers]
+
+
+def test_a_burst_over_one_area_code_is_held_and_a_confirmation_releases_some(own_stack: RunningStack) -> None:
+    burst = [f"{AREA}{232 + 11 * (index % 8)}{(index * 1237 + 311) % 10000:04d}" for index in range(30)]
+    answers = [sign_up(own_stack, phone, f"198.19.{index}.{index * 7 % 250}") for index, phone in enumerate(burst)]
+    time.sleep(3)  # let any prompt still on its way through the gate arrive
+
+    assert {(answer["status"], answer["prompt_sent"]) for answer in answers} == {("pending", True)}
+    out = prompted(own_stack, burst)
+    print(f"burst over one area code: {len(out)} of {len(burst)} prompts out")
+    assert len(out) <= 10, out
+    assert len(out) >= 5  # the first ones leave: nothing is known against them yet
+
+    answered_at = time.monotonic()
+    own_stack.publish_inbound(out[0], "YES")
+    own_stack.wait_outbox(lambda line: line["to"] == out[0] and line["category"] == "compliance_reply")
+    released = own_stack.wait_outbox(
+        lambda line: line["category"] == "optin_prompt" and line["to"] in burst and line["to"] not in out, count=1
+    )
+    time.sleep(3)  # the rest of the release, if any
+    released = [number for number in prompted(own_stack, burst) if number not in out]
+    print(f"one YES released {len(released)} held prompts, the first {time.monotonic() - answered_at - 3:.1f} s after")
+    # One confirmation vouches for 8 more prompts (credit_per_confirmation), oldest held first.
+    assert 1 <= len(released) <= 8, released
+    held_order = [number for number in burst if number not in out]
+    assert released == held_order[: len(released)]
