@@ -51,7 +51,7 @@ def test_a_burst_over_one_area_code_is_held_and_a_confirmation_releases_some(own
     answered_at = time.monotonic()
     own_stack.publish_inbound(out[0], "YES")
     own_stack.wait_outbox(lambda line: line["to"] == out[0] and line["category"] == "compliance_reply")
-    released = own_stack.wait_outbox(
+    own_stack.wait_outbox(
         lambda line: line["category"] == "optin_prompt" and line["to"] in burst and line["to"] not in out, count=1
     )
     time.sleep(3)  # the rest of the release, if any

@@ -253,3 +253,14 @@ def test_a_programs_country_is_reported_but_never_closed_whole() -> None:
     detection = detect(collapsed, {}, baselines, CONFIG, frozenset({"US"}))
     assert {(t.rule, t.key) for t in detection.trips} == {("conversion_collapse", "US"), ("conversion_collapse", "GB")}
     assert [(t.dimension, t.key) for t in detection.breakers_to_open] == [("country", "GB")]
+
+
+def test_prompts_held_without_a_single_confirmation_are_reported_and_close_their_area_code() -> None:
+    from sms_consent.pumping import held_unconfirmed
+
+    held = KeyCounts("area", "+1304", 40, held=30)
+    assert held_unconfirmed(held, CONFIG) is not None
+    assert held_unconfirmed(KeyCounts("area", "+1304", 40, 1, held=30), CONFIG) is None  # someone confirmed
+    assert held_unconfirmed(KeyCounts("area", "+1304", 19, held=9), CONFIG) is None  # under the floor
+    detection = detect({("area", "+1304"): held}, {}, {}, CONFIG, frozenset({"US"}))
+    assert [(t.rule, t.dimension, t.key) for t in detection.breakers_to_open] == [("unconfirmed", "area", "+1304")]

@@ -198,6 +198,21 @@ def ip_fanout(counts: KeyCounts, config: PumpingConfig) -> Trip | None:
                 {"max_numbers": config.ip_max_numbers, "max_countries": config.ip_max_countries})  # fmt: skip
 
 
+def held_unconfirmed(recent: KeyCounts, config: PumpingConfig) -> Trip | None:
+    """Prompts held for a block, area code or country (`unconfirmed`, inline) while not one confirmation
+    came in ten minutes: what was held is an attack, not a campaign; report it (and close the block or
+    area code, so that the gate and the provider stop it too)."""
+    if recent.dimension not in ("prefix", "area", "country") or recent.confirmations:
+        return None
+    floor = {"prefix": config.hold_prefix_budget, "area": config.hold_area_budget}.get(
+        recent.dimension, config.hold_country_budget
+    )
+    if recent.held < floor:
+        return None
+    return Trip("unconfirmed", recent.dimension, recent.key,
+                {"held": recent.held, "sent": recent.sent, "confirmations": 0}, {"held_floor": floor})  # fmt: skip
+
+
 def _allowed(dimension: str, key: str, config: PumpingConfig) -> bool:
     if dimension == "country":
         return key in config.allow_countries
@@ -244,6 +259,7 @@ def detect(
             or new_destination(recent, baseline, config, home_countries)
             or spike
             or conversion_collapse(recent, baseline, config)
+            or held_unconfirmed(recent, config)
         )
         if trip is not None:
             trips.append(trip)
