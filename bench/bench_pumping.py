@@ -134,8 +134,8 @@ def _traffic() -> list[Traffic]:
         return [(random_number(rng, "US"), f"10.1.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(150)]
 
     def launch(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
-        # A store chain's launch in one city: one area code, from every kind of address.
-        return [(random_number(rng, "US", 312), f"10.2.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(40)]
+        # A store chain's launch in one city: 120 sign-ups in five minutes, one area code, every kind of address.
+        return [(random_number(rng, "US", 312), f"10.2.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(120)]
 
     return [  # ticks of the first simulated day (Monday, UTC)
         Traffic("burst to a premium-rate country", 40, 6, premium),
@@ -145,7 +145,7 @@ def _traffic() -> list[Traffic]:
         Traffic("burst over one area code", 140, 3, area_burst),
         Traffic("burst to a program country, no history", 160, 2, new_country),
         Traffic("legitimate: national TV ad", 200, 2, tv_ad, legitimate=True),
-        Traffic("legitimate: campaign launch, one city", 230, 3, launch, legitimate=True),
+        Traffic("legitimate: campaign launch, one city", 230, 1, launch, legitimate=True),
     ]
 
 

@@ -118,10 +118,10 @@ def _robust(values: Sequence[int]) -> tuple[float, float]:
 
 def converts_normally(recent: KeyCounts, baseline: Baseline, config: PumpingConfig) -> bool:
     """A campaign spike brings people who confirm; pumped numbers never do."""
-    if baseline.total_prompts < config.conversion_min_baseline_prompts or recent.prompts == 0:
+    if baseline.total_prompts < config.conversion_min_baseline_prompts or recent.sent <= 0:
         return False
     usual = baseline.total_confirmations / baseline.total_prompts
-    return recent.confirmations / recent.prompts >= usual * config.spike_conversion_ratio
+    return recent.confirmations / recent.sent >= usual * config.spike_conversion_ratio
 
 
 def volume_spike(counts: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
@@ -142,16 +142,18 @@ def volume_spike(counts: KeyCounts, baseline: Baseline, config: PumpingConfig) -
 
 
 def conversion_collapse(recent: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
-    if recent.dimension != "country" or recent.prompts < config.conversion_floor_prompts:
+    # Over the prompts that left: a held one cannot be confirmed, and an attack still knocking at a closed
+    # breaker must not keep it closed (and escalating) on attempts that never reached a phone.
+    if recent.dimension != "country" or recent.sent < config.conversion_floor_prompts:
         return None
     if baseline.total_prompts < config.conversion_min_baseline_prompts:
         return None
     usual = baseline.total_confirmations / baseline.total_prompts
-    rate = recent.confirmations / recent.prompts
+    rate = recent.confirmations / recent.sent
     if usual <= 0 or rate >= usual * config.conversion_ratio:
         return None
     return Trip("conversion_collapse", recent.dimension, recent.key,
-                {"prompts": recent.prompts, "confirmations": recent.confirmations, "conversion": round(rate, 4)},
+                {"sent": recent.sent, "confirmations": recent.confirmations, "conversion": round(rate, 4)},
                 {"conversion": round(usual, 4), "prompts": baseline.total_prompts})  # fmt: skip
 
 
