@@ -98,6 +98,7 @@ class Traffic:
     ticks: int
     prompts: Prompts
     legitimate: bool = False
+    seconds: float = 300  # its sign-ups spread over the first seconds of each bucket
     signups: int = 0
     sent: int = 0
     by_block: Counter[str] = field(default_factory=Counter)
@@ -137,6 +138,10 @@ def _traffic() -> list[Traffic]:
         # A store chain's launch in one city: 120 sign-ups in five minutes, one area code, every kind of address.
         return [(random_number(rng, "US", 312), f"10.2.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(120)]
 
+    def spot(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
+        # A local TV spot: 100 sign-ups within a minute, one area code.
+        return [(random_number(rng, "US", 512), f"10.3.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(100)]
+
     return [  # ticks of the first simulated day (Monday, UTC)
         Traffic("burst to a premium-rate country", 40, 6, premium),
         Traffic("slow drip below naive thresholds", 70, 12, drip),
@@ -146,6 +151,7 @@ def _traffic() -> list[Traffic]:
         Traffic("burst to a program country, no history", 160, 2, new_country),
         Traffic("legitimate: national TV ad", 200, 2, tv_ad, legitimate=True),
         Traffic("legitimate: campaign launch, one city", 230, 1, launch, legitimate=True),
+        Traffic("legitimate: local TV spot, 100 in a minute", 260, 1, spot, legitimate=True, seconds=60),
     ]
 
 
@@ -399,7 +405,7 @@ def simulate(*, inline: bool) -> Outcome:
                     for number, ip in item.prompts(rng, tick - item.start_tick):
                         if not item.legitimate:
                             attack_numbers[number] = index
-                        push(bucket + timedelta(seconds=rng.uniform(0, 300)), "signup", number, ip, index)
+                        push(bucket + timedelta(seconds=rng.uniform(0, item.seconds)), "signup", number, ip, index)
             open_now = found.breakers.open_breakers(bucket)
             while queue and queue[0][0] < bucket + pumping.BUCKET:
                 at, _, kind, number, ip, owner = heapq.heappop(queue)

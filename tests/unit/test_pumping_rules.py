@@ -256,11 +256,19 @@ def test_a_programs_country_is_reported_but_never_closed_whole() -> None:
 
 
 def test_prompts_held_without_a_single_confirmation_are_reported_and_close_their_area_code() -> None:
+    """Not a country: its held count includes what a breaker holds (conversion_collapse judges it)."""
     from sms_consent.pumping import held_unconfirmed
 
     held = KeyCounts("area", "+1304", 40, held=30)
     assert held_unconfirmed(held, CONFIG) is not None
     assert held_unconfirmed(KeyCounts("area", "+1304", 40, 1, held=30), CONFIG) is None  # someone confirmed
     assert held_unconfirmed(KeyCounts("area", "+1304", 19, held=9), CONFIG) is None  # under the floor
+    assert held_unconfirmed(KeyCounts("country", "GB", 40, held=30), CONFIG) is None
     detection = detect({("area", "+1304"): held}, {}, {}, CONFIG, frozenset({"US"}))
     assert [(t.rule, t.dimension, t.key) for t in detection.breakers_to_open] == [("unconfirmed", "area", "+1304")]
+
+
+def test_an_area_codes_spike_is_not_a_breaker() -> None:
+    """A city's campaign spikes its area code: its prompts wait for confirmations instead."""
+    assert volume_spike(KeyCounts("area", "+1312", 120), Baseline(), CONFIG) is None
+    assert volume_spike(KeyCounts("prefix", "+13122010", 120), Baseline(), CONFIG) is not None

@@ -125,7 +125,9 @@ def converts_normally(recent: KeyCounts, baseline: Baseline, config: PumpingConf
 
 
 def volume_spike(counts: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
-    if counts.dimension == "ip" or counts.prompts < config.spike_floor:
+    # An area code's spike is a city's campaign as often as an attack: its prompts wait for confirmations
+    # (`unconfirmed`) instead, and `held_unconfirmed` closes it when none come.
+    if counts.dimension not in ("country", "prefix") or counts.prompts < config.spike_floor:
         return None
     history = [value for value in baseline.same_slot_prompts if value >= 0]
     if len(history) < 2:
@@ -201,14 +203,13 @@ def ip_fanout(counts: KeyCounts, config: PumpingConfig) -> Trip | None:
 
 
 def held_unconfirmed(recent: KeyCounts, config: PumpingConfig) -> Trip | None:
-    """Prompts held for a block, area code or country (`unconfirmed`, inline) while not one confirmation
-    came in ten minutes: what was held is an attack, not a campaign; report it (and close the block or
-    area code, so that the gate and the provider stop it too)."""
-    if recent.dimension not in ("prefix", "area", "country") or recent.confirmations:
+    """Prompts held for a block or area code while not one confirmation came in ten minutes: what was
+    held is an attack, not a campaign; report it and close the block or area code, so that the gate
+    stops it too. (A country's conversion is `conversion_collapse`'s: its held count includes every
+    sign-up a breaker holds, and would keep the country closed on attempts that never left.)"""
+    if recent.dimension not in ("prefix", "area") or recent.confirmations:
         return None
-    floor = {"prefix": config.hold_prefix_budget, "area": config.hold_area_budget}.get(
-        recent.dimension, config.hold_country_budget
-    )
+    floor = config.hold_prefix_budget if recent.dimension == "prefix" else config.hold_area_budget
     if recent.held < floor:
         return None
     return Trip("unconfirmed", recent.dimension, recent.key,
