@@ -144,9 +144,10 @@ def volume_spike(counts: KeyCounts, baseline: Baseline, config: PumpingConfig) -
 
 
 def conversion_collapse(recent: KeyCounts, baseline: Baseline, config: PumpingConfig) -> Trip | None:
-    # Over the prompts that left: a held one cannot be confirmed, and an attack still knocking at a closed
-    # breaker must not keep it closed (and escalating) on attempts that never reached a phone.
-    if recent.dimension != "country" or recent.sent < config.conversion_floor_prompts:
+    # Busy enough on attempts (prompts held by the inline budgets included), judged over the prompts that
+    # left: a held one cannot be confirmed, and an attack still knocking at a closed breaker (nothing
+    # sent) must not keep it closed and escalating on attempts that never reached a phone.
+    if recent.dimension != "country" or recent.prompts < config.conversion_floor_prompts or recent.sent <= 0:
         return None
     if baseline.total_prompts < config.conversion_min_baseline_prompts:
         return None
