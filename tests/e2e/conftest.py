@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,17 @@ def stop_stack(stack: RunningStack) -> int:
     except subprocess.TimeoutExpired:
         stack.process.kill()
         raise
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[RunningStack]:
+    """A stack of its own, for a test whose data would disturb the shared one (thousands of blocklist
+    rows; sign-ups that use up an area code's or a country's budget of unconfirmed prompts)."""
+    workdir = tmp_path / "stack"
+    workdir.mkdir()
+    stack = start_stack(workdir)
+    yield stack
+    stop_stack(stack)
 
 
 CHROMIUM = Path("/usr/bin/chromium")

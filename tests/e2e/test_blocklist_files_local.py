@@ -5,13 +5,10 @@ reports it done; the gate then sees the block. An export comes back through its 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import requests
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack
 
 ROWS = 3000
 WAIT_SECONDS = 120
@@ -26,16 +23,6 @@ def _poll(stack: RunningStack, path: str, until: tuple[str, ...]) -> dict[str, o
         if body["status"] in until or time.monotonic() > deadline:
             return body
         time.sleep(0.5)
-
-
-@pytest.fixture
-def own_stack(tmp_path: Path) -> Iterator[RunningStack]:
-    """A stack of its own: thousands of blocklist rows would slow every other test's blocklist search."""
-    workdir = tmp_path / "stack"
-    workdir.mkdir()
-    stack = start_stack(workdir)
-    yield stack
-    stop_stack(stack)
 
 
 def test_a_presigned_upload_is_imported_and_exported_on_the_local_stack(own_stack: RunningStack) -> None:

@@ -10,26 +10,15 @@ their phones through the gate like any other prompt."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack
 from tests.e2e.test_pumping_attack import sign_up
 
 pytestmark = pytest.mark.e2e
 
 AREA = "+1304"  # a real area code; numbers over eight of its exchanges, never consecutive
-
-
-@pytest.fixture
-def own_stack(tmp_path: Path) -> Iterator[RunningStack]:
-    workdir = tmp_path / "stack"
-    workdir.mkdir()
-    stack = start_stack(workdir)
-    yield stack
-    stop_stack(stack)
 
 
 def prompted(stack: RunningStack, numbers: list[str]) -> list[str]:
