@@ -147,3 +147,16 @@ def test_releasing_costs_one_query_per_scope_and_nothing_when_nothing_waits(aws_
     # The confirmation's block, area code and country: one Query each, and no read of counters.
     assert calls.get("dynamodb.Query", 0) == 3
     assert calls.get("dynamodb.BatchGetItem", 0) == 0
+
+
+def test_record_only_records_what_it_would_hold_and_sends(aws_stack: AwsStack) -> None:
+    aws_stack.runner.env["OptinApiFunction"]["PUMPING_MODE"] = "record_only"  # type: ignore[index]
+    aws_stack.runner.load("OptinApiFunction")
+    numbers = [burst_number(index) for index in range(14)]
+    sign_up(aws_stack, numbers)
+
+    assert len(prompted(aws_stack)) == 14
+    assert waiting() == []
+    evidence = stores().numbers.history(numbers[10])[0].evidence
+    assert evidence["prompt_hold_recorded"] == "unconfirmed on area +1415 (until confirmations arrive)"
+    assert "prompt_held" not in evidence
