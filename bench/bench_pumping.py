@@ -117,7 +117,7 @@ def _traffic() -> list[Traffic]:
         return [(random_number(rng, "GB"), f"198.18.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(14)]
 
     def sweep(_: random.Random, bucket: int) -> list[tuple[str, str | None]]:
-        return [(f"+14155550{100 + bucket * 10 + i:03d}".replace("5550", "2010"), f"192.0.2.{i}") for i in range(10)]
+        return [(f"+14152010{100 + bucket * 10 + i:03d}", f"192.0.2.{i}") for i in range(10)]
 
     def fanout(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
         return [(random_number(rng, "US"), "198.51.100.66") for _ in range(12)]
@@ -279,7 +279,7 @@ def simulate(*, inline: bool) -> Outcome:
         events = wiring.events_of(settings)
         config = pumping.PumpingConfig()
         held_store = DynamoHeldPrompts(found.numbers.table)
-        scoring = pumping.InlineDeps(found.counters, found.breakers, events, config, HOME, held_store)
+        scoring = pumping.InlineDeps(found.counters, found.breakers, events, config, held_store, HOME)
         numbers = _Prompts()
         released = _Released()
         clock_now = [START]
@@ -314,7 +314,7 @@ def simulate(*, inline: bool) -> Outcome:
         # Events: (time, order, kind, number, ip, owner index or -1 for everyday traffic)
         queue: list[tuple[datetime, int, str, str, str | None, int]] = []
         order = 0
-        held_at: dict[str, tuple[datetime, int]] = {}  # number -> when it was held, whose
+        held_at: dict[str, tuple[datetime, int]] = {}  # number -> when it was held, whose (-1: everyday)
 
         def push(at: datetime, kind: str, number: str, ip: str | None, owner: int) -> None:
             nonlocal order
@@ -364,10 +364,9 @@ def simulate(*, inline: bool) -> Outcome:
             if reason is None:
                 leaves(phone, owner, at)
                 return
-            if legitimate:
-                if who is not None:
-                    who.held += 1
-                held_at[phone.e164] = (at, owner)
+            if legitimate and who is not None:
+                who.held += 1
+            held_at[phone.e164] = (at, owner)
             if verdict is not None and verdict.waiting is not None and verdict.trip is None:
                 prompt_holds.hold(phone.e164, PROGRAM, None, (reason.dimension, reason.key), at, held_store, config)
 
@@ -381,17 +380,11 @@ def simulate(*, inline: bool) -> Outcome:
             prompt_holds.release_held([phone], release_deps)
             for request in released.requests:
                 freed = parse(request.recipients[0])
-                since, whose = held_at.pop(freed.e164, (at, -2))
-                if whose >= -1:  # a legitimate prompt: how long it waited
+                since, owner = held_at.pop(freed.e164)
+                if owner < 0 or traffic[owner].legitimate:  # how long a person's prompt waited
                     waited = (at - since).total_seconds()
-                    (background_held if whose == -1 else traffic[whose].held_for).append(waited)
-                owner = whose if whose >= -1 else _owner_of(freed.e164)
+                    (background_held if owner < 0 else traffic[owner].held_for).append(waited)
                 leaves(freed, owner, at)
-
-        attack_numbers: dict[str, int] = {}
-
-        def _owner_of(number: str) -> int:
-            return attack_numbers.get(number, -1)
 
         for tick in range(TICKS):
             bucket = START + timedelta(minutes=5 * tick)
@@ -403,8 +396,6 @@ def simulate(*, inline: bool) -> Outcome:
             for index, item in enumerate(traffic):
                 if item.start_tick <= tick < item.start_tick + item.ticks:
                     for number, ip in item.prompts(rng, tick - item.start_tick):
-                        if not item.legitimate:
-                            attack_numbers[number] = index
                         push(bucket + timedelta(seconds=rng.uniform(0, item.seconds)), "signup", number, ip, index)
             open_now = found.breakers.open_breakers(bucket)
             while queue and queue[0][0] < bucket + pumping.BUCKET:
@@ -431,7 +422,7 @@ def simulate(*, inline: bool) -> Outcome:
                         owner_of.blocked_at = tick + 1
                 else:
                     false_breakers.append((trip.rule, trip.dimension, trip.key, tick))
-        background_stuck += sum(1 for _, whose in held_at.values() if whose == -1)
+        background_stuck += sum(1 for _, owner in held_at.values() if owner < 0)
 
     return Outcome(traffic, false_breakers, requests_per_run, background_held, background_stuck, background_signups,
                    scoring_requests, prompts_scored)  # fmt: skip

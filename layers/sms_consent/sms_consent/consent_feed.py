@@ -12,18 +12,24 @@ metrics, the traffic-pumping detector's buckets) are written here, a batch at a 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sms_consent import consent, phones, prompt_holds
+from sms_consent import consent, phones
 from sms_consent.ports import Committed, EventSink, FeedLedger
+
+if TYPE_CHECKING:
+    from sms_consent.prompt_holds import ReleaseDeps
 
 
 @dataclass(frozen=True)
 class FeedDeps:
     events: EventSink
     ledger: FeedLedger
-    releases: prompt_holds.ReleaseDeps | None = None  # confirmations release held prompts (None: never)
+    # What releasing held prompts needs, built on the first batch with a confirmation (most batches have
+    # none: no program configuration or SNS client on the cold start). None: never release.
+    releases: Callable[[], ReleaseDeps] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,5 +72,9 @@ def publish_committed(committed: Sequence[Committed], deps: FeedDeps) -> FeedOut
         for item in ordered
         if item.event.event_type is consent.EventType.GRANTED and item.event.evidence.get("double_opt_in")
     ]
-    released = prompt_holds.release_held(confirmed, deps.releases) if confirmed and deps.releases else 0
+    released = 0
+    if confirmed and deps.releases is not None:
+        from sms_consent.prompt_holds import release_held  # the pumping rules: only for a batch that confirms
+
+        released = release_held(confirmed, deps.releases())
     return FeedOutcome(published=len(ordered), counted=counted, figures=_figures(newly), released=released)

@@ -91,8 +91,8 @@ class InlineDeps:
     breakers: BreakerStore
     events: EventSink
     config: PumpingConfig
+    held: HeldPrompts  # where prompts held by `unconfirmed` wait for confirmations
     home_countries: frozenset[str] = frozenset()
-    held: HeldPrompts | None = None  # where held prompts wait for confirmations (None: not kept)
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def held_unconfirmed(recent: KeyCounts, config: PumpingConfig) -> Trip | None:
     sign-up a breaker holds, and would keep the country closed on attempts that never left.)"""
     if recent.dimension not in ("prefix", "area") or recent.confirmations:
         return None
-    floor = config.hold_prefix_budget if recent.dimension == "prefix" else config.hold_area_budget
+    floor = hold_floor(recent.dimension, config)
     if recent.held < floor:
         return None
     return Trip("unconfirmed", recent.dimension, recent.key,
@@ -284,12 +284,17 @@ def prompt_keys(phone: PhoneInfo, client_ip: str | None) -> list[tuple[str, str]
     return [*keys, ("ip", client_ip)] if client_ip else keys
 
 
+def hold_floor(dimension: str, config: PumpingConfig) -> int:
+    """The unconfirmed prompts a block, area code or country may have in ten minutes, history aside."""
+    if dimension == "prefix":
+        return config.hold_prefix_budget
+    return config.hold_area_budget if dimension == "area" else config.hold_country_budget
+
+
 def hold_budget(dimension: str, baseline: Baseline, config: PumpingConfig) -> float:
-    """Prompts a scope may have sent in ten minutes with nothing confirmed: a floor, plus the usual
+    """Prompts a scope may have sent in ten minutes with nothing confirmed: its floor, plus the usual
     volume of this time of week where there is history (a quiet scope is judged on the floor alone)."""
-    floor = {"prefix": config.hold_prefix_budget, "area": config.hold_area_budget}.get(
-        dimension, config.hold_country_budget
-    )
+    floor = hold_floor(dimension, config)
     history = [value for value in baseline.same_slot_prompts if value >= 0]
     usual = float(statistics.median(history)) if len(history) >= 2 else 0.0
     return floor + config.hold_baseline_factor * 2 * usual  # two buckets in the live window
@@ -312,9 +317,16 @@ def unconfirmed(
         budget = hold_budget(dimension, baselines.get((dimension, key), Baseline()), config)
         unexplained = counts.sent + 1 - config.credit_per_confirmation * counts.confirmations
         if unexplained > budget:
-            figures = {"sent": counts.sent, "confirmations": counts.confirmations, "held": counts.held}
-            limits = {"budget": round(budget, 1), "credit_per_confirmation": config.credit_per_confirmation}
-            return Trip("unconfirmed", dimension, key, dict(figures), dict(limits))
+            figures: dict[str, float | int | str] = {
+                "sent": counts.sent,
+                "confirmations": counts.confirmations,
+                "held": counts.held,
+            }
+            limits: dict[str, float | int | str] = {
+                "budget": round(budget, 1),
+                "credit_per_confirmation": config.credit_per_confirmation,
+            }
+            return Trip("unconfirmed", dimension, key, figures, limits)
     return None
 
 

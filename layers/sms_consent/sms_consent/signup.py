@@ -227,7 +227,7 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
     # once the scope is quiet or the breaker has closed.
     if hold.reason is None:
         _send(decision, phone.e164, form, config, deps)
-    elif hold.waits_in is not None and decision.prompt is not None and inline is not None and inline.held is not None:
+    elif hold.waits_in is not None and decision.prompt is not None and inline is not None:
         prompt_holds.hold(phone.e164, form.program, form.language, hold.waits_in, now, inline.held, inline.config)
     subscribed = decision.action in (SubscriptionAction.SUBSCRIBED, SubscriptionAction.ALREADY_SUBSCRIBED)
     return SignupResult(
@@ -257,10 +257,8 @@ def _hold(phone: phones.PhoneInfo, client_ip: str | None, now: datetime, deps: S
     found = verdict.reason
     if found is None:
         return Hold()
-    if verdict.trip is not None:
-        reason = f"{found.rule} on {found.dimension} {found.key} (scored inline)"
-    else:
-        reason = f"{found.rule} on {found.dimension} {found.key} (until confirmations arrive)"
+    until = "scored inline" if verdict.trip is not None else "until confirmations arrive"
+    reason = f"{found.rule} on {found.dimension} {found.key} ({until})"
     if deps.inline.config.mode != "enforce":  # record_only: reported, not held
         return Hold(recorded=reason)
     return Hold(reason, waits_in=None if verdict.trip is not None else (found.dimension, found.key))

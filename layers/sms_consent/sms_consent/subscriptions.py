@@ -170,14 +170,17 @@ def _open_prompt(current: ProgramState | None, now: datetime) -> consent.Pending
     return current.pending
 
 
+def _prompt_body(program: Program, language: str | None) -> str | None:
+    return program.replies_for(language).optin_prompt or program.replies.optin_prompt
+
+
 def unsent_prompt(
     state: NumberState, program_id: str, *, config: ProgramConfig, language: str | None, now: datetime
 ) -> Prompt | None:
     """The open double opt-in's prompt if the gate never sent it (its publish failed, or it was held):
     sent again, it is the same request, which the gate sends to a number once."""
-    program = program_of(program_id, config)
     pending = _open_prompt(state.programs.get(program_id), now)
-    body = program.replies_for(language).optin_prompt or program.replies.optin_prompt
+    body = _prompt_body(program_of(program_id, config), language)
     if pending is None or pending.prompt_message_id or not body:
         return None
     return Prompt(program_id, body, pending.prompt_request_id)
@@ -208,7 +211,7 @@ def subscribe(
         if not change.events:
             raise Rejected(Rejection.CONFLICT, "a newer consent decision for this number and program exists")
         return SubscriptionDecision(SubscriptionAction.SUBSCRIBED, change)
-    body = program.replies_for(language).optin_prompt or program.replies.optin_prompt
+    body = _prompt_body(program, language)
     pending = _open_prompt(current, now)
     if pending is not None and utc(now) - pending.requested_at < PROMPT_INTERVAL:
         # No new prompt; but one the gate never sent (its publish failed) goes again, as the same

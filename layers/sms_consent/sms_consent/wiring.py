@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from sms_consent.list_hygiene import HygieneDeps
     from sms_consent.ports import BreakerSource, EventSink, OutboundRequests, ProviderOptOutList, ReassignedNumbers
     from sms_consent.profiles import ProfileDeps
+    from sms_consent.prompt_holds import ReleaseDeps
     from sms_consent.provider_opt_outs import SyncDeps
     from sms_consent.pumping import DetectorDeps, PumpingConfig
     from sms_consent.repository.blocklist import DynamoBlocklist
@@ -498,17 +499,26 @@ def export_deps() -> ExportDeps:
 @functools.cache
 def feed_deps() -> FeedDeps:
     from sms_consent.consent_feed import FeedDeps
-    from sms_consent.prompt_holds import ReleaseDeps
     from sms_consent.repository.feed_ledger import DynamoFeedLedger
+
+    settings = consent_feed_settings()
+    # The table the other stores use: one connection per table in the process.
+    ledger = DynamoFeedLedger(stores_of(settings).numbers.table)
+    return FeedDeps(events=events_of(settings), ledger=ledger, releases=release_deps)
+
+
+@functools.cache
+def release_deps() -> ReleaseDeps:
+    """What the consent feed needs to release held prompts: built on its first batch with a confirmation."""
+    from sms_consent.prompt_holds import ReleaseDeps
     from sms_consent.repository.held_prompts import DynamoHeldPrompts
 
     settings = consent_feed_settings()
     config = program_config(settings.program_config)
     found = stores_of(settings)
-    table = found.numbers.table  # the table the other stores use: one connection per table in the process
-    releases = ReleaseDeps(
+    return ReleaseDeps(
         counters=found.counters,
-        held=DynamoHeldPrompts(table),
+        held=DynamoHeldPrompts(found.numbers.table),
         store=found.numbers,
         outbound=outbound_requests(settings.outbound_topic_arn, settings.aws_region),
         programs=config,
@@ -516,7 +526,6 @@ def feed_deps() -> FeedDeps:
         clock=_clock,
         breakers=cached_breakers(settings.table_name, settings.aws_region),
     )
-    return FeedDeps(events=events_of(settings), ledger=DynamoFeedLedger(table), releases=releases)
 
 
 def reset() -> None:

@@ -4,8 +4,8 @@ A prompt requested (DoubleOptInRequested) counts for each of them, a held one as
 double opt-in confirmed for the country, area code and block, folded from the table's stream
 (repository.feed_ledger); a held prompt sent later counts as released. The opt-in API writes a
 prompt's prefix, area code and IP itself (COUNTED_LIVE) so that the next sign-up is scored on it; the
-stream's consumer adds its country (sharded, written in batches). A bucket's items are spread over `PARTITIONS`
-partitions by key, and a country's item over a few shards, so that a sign-up storm from many IPs and
+stream's consumer adds its country. A bucket's items are spread over `PARTITIONS` partitions by key, and
+a country's and an area code's over shards (`SHARDS`), so that a sign-up storm from many IPs and
 numbers does not make one hot partition. The detector reads a bucket with one Query per partition, and
 each active key's baseline with BatchGetItem: its cost depends on the keys active in the last ten
 minutes, never on how many numbers are subscribed.
@@ -150,6 +150,11 @@ def release_increments(phone: PhoneInfo, at: datetime, shard: int) -> dict[tuple
     return dict(_bucket_item(start, d, k, shard, released=1) for d, k in hold_scopes(phone))
 
 
+def _live(item: tuple[str, str]) -> bool:
+    """Whether the opt-in API counts this (PK, SK) itself (COUNTED_LIVE): every key but the country."""
+    return not item[1].startswith("country#")
+
+
 def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment]:
     """What one committed audit event adds to the detector's counters."""
     if event.event_type is EventType.DOUBLE_OPT_IN_REQUESTED:
@@ -162,7 +167,7 @@ def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment
             held=bool(event.evidence.get("prompt_held")),
         )
         if event.evidence.get(COUNTED_LIVE):  # its prefix, area code and IP were counted by the opt-in API
-            return {key: change for key, change in found.items() if key[1].startswith("country#")}
+            return {item: change for item, change in found.items() if not _live(item)}
         return found
     if event.event_type is EventType.GRANTED and event.evidence.get("double_opt_in"):
         return confirmation_increments(parse(event.phone), event.at, shard)
@@ -195,7 +200,7 @@ class DynamoCounters:
         COUNTED_LIVE): three UpdateItems. The country, which every sign-up would write, comes from the stream
         in batches."""
         found = prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held)
-        self._write({key: change for key, change in found.items() if not key[1].startswith("country#")})
+        self._write({item: change for item, change in found.items() if _live(item)})
 
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
         self._write(confirmation_increments(phone, now, random.randrange(MAX_SHARDS)))
