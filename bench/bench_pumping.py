@@ -331,7 +331,7 @@ def simulate(*, inline: bool) -> Outcome:
             if legitimate and rng.random() < CONVERSION:
                 push(at + reply_delay(rng), "confirm", phone.e164, None, owner)
 
-        def sign_up(number: str, ip: str | None, owner: int, at: datetime, open_now: dict[Any, Any]) -> None:
+        def sign_up(number: str, ip: str | None, owner: int, at: datetime, standing: dict[Any, Any]) -> None:
             nonlocal scoring_requests, prompts_scored, background_signups, background_stuck
             phone = parse(number)
             who = traffic[owner] if owner >= 0 else None
@@ -341,6 +341,7 @@ def simulate(*, inline: bool) -> Outcome:
             else:
                 background_signups += 1
             legitimate = who is None or who.legitimate
+            open_now = {key: breaker for key, breaker in standing.items() if breaker.is_open(at)}
             if blocking(phone, open_now, client_ip=ip):
                 if who is not None and not who.legitimate and who.blocked_at is None:
                     who.blocked_at = (at - START) // pumping.BUCKET
@@ -353,7 +354,7 @@ def simulate(*, inline: bool) -> Outcome:
             reason = verdict = None
             if inline:
                 with aws_calls.counting() as calls:
-                    verdict = pumping.check_prompt(phone, ip, at, scoring)
+                    verdict = pumping.check_prompt(phone, ip, at, scoring, pumping.half_open(standing, at, config))
                 scoring_requests += aws_calls.total(calls, "dynamodb")
                 prompts_scored += 1
                 reason = verdict.reason
@@ -397,12 +398,12 @@ def simulate(*, inline: bool) -> Outcome:
                 if item.start_tick <= tick < item.start_tick + item.ticks:
                     for number, ip in item.prompts(rng, tick - item.start_tick):
                         push(bucket + timedelta(seconds=rng.uniform(0, item.seconds)), "signup", number, ip, index)
-            open_now = found.breakers.open_breakers(bucket)
+            standing = found.breakers.all_breakers()
             while queue and queue[0][0] < bucket + pumping.BUCKET:
                 at, _, kind, number, ip, owner = heapq.heappop(queue)
                 if kind == "signup":
-                    sign_up(number, ip, owner, at, open_now)
-                    open_now = found.breakers.open_breakers(at)
+                    sign_up(number, ip, owner, at, standing)
+                    standing = found.breakers.all_breakers()
                 else:
                     confirm(number, at)
 

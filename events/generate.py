@@ -45,6 +45,34 @@ def outbound(**request: Any) -> str:
     return json.dumps({**base, **request}, ensure_ascii=False)
 
 
+def delivery(event_type: str, *, to: str = "+14155550123", final: bool = True, description: str = "") -> str:
+    """An End User Messaging SMS event as its configuration set's SNS event destination carries it."""
+    status = event_type.removeprefix("TEXT_")
+    payload = {
+        "eventType": event_type,
+        "eventVersion": "1.0",
+        "eventTimestamp": 1763900000470,
+        "isFinal": final,
+        "originationPhoneNumber": "+18005550100",
+        "destinationPhoneNumber": to,
+        "isoCountryCode": "US",
+        "isInternationalSend": False,
+        "mcc": "310",
+        "mnc": "260",
+        "carrierName": "T-Mobile USA",
+        "messageId": "862a8790-60c0-4430-9b2b-658bd1e2c3f4",
+        "messageRequestTimestamp": 1763900000170,
+        "messageEncoding": "GSM",
+        "messageType": "PROMOTIONAL",
+        "messageStatus": status,
+        "messageStatusDescription": description or "Message blocked by the recipient's carrier or device",
+        "totalMessageParts": 1,
+        "totalMessagePrice": 0.00581,
+        "totalCarrierFee": 0.003,
+    }
+    return json.dumps(payload)
+
+
 # API Gateway (REST, proxy) requests: (folder, name, method, resource, path); tests fill in the rest.
 API_CASES: list[tuple[str, str, str, str, str]] = [
     ("admin_api", "search_blocklist", "GET", "/v1/blocklist", "v1/blocklist"),
@@ -88,6 +116,12 @@ CASES: list[tuple[str, str, str]] = [
     ("send_gate", "too_many_recipients", outbound(recipients=[f"+1415555{i:04d}" for i in range(101)])),
     ("send_gate", "unknown_program", outbound(program="nope")),
     ("send_gate", "marketing", outbound()),
+    ("provider_sync", "delivery_blocked", delivery("TEXT_BLOCKED")),
+    (
+        "provider_sync",
+        "delivery_successful",
+        delivery("TEXT_SUCCESSFUL", description="Message has been accepted by phone carrier"),
+    ),
 ]
 
 
@@ -288,7 +322,11 @@ def main() -> None:
         target.parent.mkdir(exist_ok=True)
         target.write_text(json.dumps(api_event(method, resource, path), indent=2) + "\n")
         print(target.relative_to(HERE.parent))
-    topics = {"inbound_sms": "InboundSmsTopic", "send_gate": "OutboundRequestsTopic"}
+    topics = {
+        "inbound_sms": "InboundSmsTopic",
+        "send_gate": "OutboundRequestsTopic",
+        "provider_sync": "DeliveryEventsTopic",
+    }
     for folder, name, message in CASES:
         target = HERE / folder / f"{name}.json"
         target.parent.mkdir(exist_ok=True)

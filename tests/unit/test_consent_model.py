@@ -55,6 +55,9 @@ class NoBreakers:
     def open_breakers(self, now: datetime) -> dict[tuple[str, str], Breaker]:
         return {}
 
+    def all_breakers(self) -> dict[tuple[str, str], Breaker]:
+        return {}
+
 
 class NoMedia:
     def inspect(self, urls: Any) -> MediaReport:

@@ -13,7 +13,7 @@ from sms_consent import consent
 from sms_consent.config import load_config
 from sms_consent.consent import EventType, NumberState, Source, Status
 from sms_consent.ports import ProviderOptOut
-from sms_consent.provider_opt_outs import SyncDeps, mirror, sync_in
+from sms_consent.provider_opt_outs import DeliveryEvent, SyncDeps, delivery_event, mirror, sync_in
 from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
 from tests.fakes import MemoryStore
 
@@ -29,9 +29,14 @@ class ProviderList:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     name: str = "eum"
+    looked_up: list[str] = field(default_factory=list)
 
     def opted_out(self) -> Iterable[ProviderOptOut]:
         return iter(self.entries)
+
+    def lookup(self, phone: str) -> ProviderOptOut | None:
+        self.looked_up.append(phone)
+        return next((entry for entry in self.entries if entry.phone == phone), None)
 
     def add(self, phone: str) -> bool:
         self.added.append(phone)
@@ -135,3 +140,72 @@ def test_a_provider_without_an_add_call_is_reported_not_pretended() -> None:
 
     assert mirror("ConsentRevoked", detail, provider).action == "unsupported"
     assert mirror("ConsentRevoked", {"phone": "not a number", "source": "keyword"}, provider).action == "ignored"
+
+
+def blocked(event_type: str = "TEXT_BLOCKED", *, final: bool = True, description: str = "") -> DeliveryEvent:
+    return DeliveryEvent.model_validate(
+        {
+            "eventType": event_type,
+            "isFinal": final,
+            "destinationPhoneNumber": PHONE,
+            "messageId": "862a8790-60c0-4430-9b2b-658bd1e2c3f4",
+            "messageStatusDescription": description,
+        }
+    )
+
+
+def test_a_blocked_delivery_to_a_number_on_the_providers_list_records_its_opt_out_at_once() -> None:
+    store = MemoryStore(subscribed("alerts", "tone1"))
+    opted_out_at = NOW - timedelta(minutes=3)  # minutes ago: the next scheduled sync is up to 15 away
+    provider = ProviderList([ProviderOptOut(PHONE, opted_out_at)])
+
+    first = delivery_event(blocked(), deps(store, provider))
+    again = delivery_event(blocked(), deps(store, provider))
+
+    assert (first.action, again.action) == ("recorded", "already_out")
+    state = store.get(PHONE)
+    assert all(state.programs[program].status is Status.UNSUBSCRIBED for program in ("alerts", "tone1"))
+    revoked = [event for event in store.events if event.event_type is EventType.REVOKED]
+    assert {event.program for event in revoked} == set(CONFIG.programs)
+    assert {event.source for event in revoked} == {Source.CARRIER}
+    assert state.programs["alerts"].decided_at == opted_out_at  # when the consumer opted out, not when we learnt
+    assert revoked[0].evidence["provider"] == "eum"
+    assert revoked[0].evidence["delivery_event"] == "TEXT_BLOCKED"
+    assert revoked[0].evidence["message_id"] == "862a8790-60c0-4430-9b2b-658bd1e2c3f4"
+
+
+def test_a_blocked_delivery_to_a_number_not_on_the_list_changes_nothing() -> None:
+    store = MemoryStore(subscribed("alerts"))
+    provider = ProviderList()
+
+    assert delivery_event(blocked("TEXT_CARRIER_BLOCKED"), deps(store, provider)).action == "not_listed"
+    assert provider.looked_up == [PHONE]
+    assert store.get(PHONE).status("alerts") is Status.SUBSCRIBED
+    assert store.events == []
+
+
+@pytest.mark.parametrize(
+    ("event", "looks"),
+    [
+        (blocked("TEXT_SUCCESSFUL"), False),
+        (blocked("TEXT_DELIVERED"), False),
+        (blocked("TEXT_BLOCKED", final=False), False),  # not the message's last word yet
+        (blocked("TEXT_TTL_EXPIRED"), False),  # transient: the phone was off
+        (blocked("TEXT_INVALID"), False),
+        (blocked("TEXT_PROTECT_BLOCKED"), False),  # our own protect rules, not the recipient
+        (blocked("TEXT_SPAM"), True),
+        (blocked("TEXT_UNKNOWN"), True),
+        (blocked("MEDIA_BLOCKED"), True),
+        (blocked("TEXT_PENDING", final=False, description="Destination phone number opted out"), False),
+        (blocked("TEXT_CARRIER_UNREACHABLE", description="The destination phone number has opted out"), True),
+    ],
+)
+def test_only_a_final_refusal_makes_it_look_the_number_up(event: DeliveryEvent, looks: bool) -> None:
+    store = MemoryStore(subscribed("alerts"))
+    provider = ProviderList([ProviderOptOut(PHONE, None)])
+
+    looked = delivery_event(event, deps(store, provider))
+
+    assert provider.looked_up == ([PHONE] if looks else [])
+    assert (looked.action == "recorded") is looks
+    assert (store.get(PHONE).status("alerts") is Status.UNSUBSCRIBED) is looks

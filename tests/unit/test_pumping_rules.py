@@ -223,13 +223,46 @@ def test_held_prompts_do_not_count_as_sent_and_released_ones_do() -> None:
     assert _waiting(number, [KeyCounts("area", "+1415", 30, held=21, released=1)]) == "area +1415"
 
 
-def test_each_confirmation_vouches_for_more_prompts() -> None:
+def test_each_confirmation_vouches_for_itself_or_for_eight_once_prompts_convert() -> None:
     number = "+14152310123"
-    # 17 sent, 1 confirmed: 17 + 1 - 8 = 10, at the budget; the 19th prompt would pass it.
-    assert _waiting(number, [KeyCounts("area", "+1415", 17, confirmations=1)]) is None
-    assert _waiting(number, [KeyCounts("area", "+1415", 18, confirmations=1)]) == "area +1415"
+    # 10 sent, 1 confirmed: the budget of 10 plus that one; the 12th prompt waits.
+    assert _waiting(number, [KeyCounts("area", "+1415", 10, confirmations=1)]) is None
+    assert _waiting(number, [KeyCounts("area", "+1415", 11, confirmations=1)]) == "area +1415"
+    # 15 sent, 2 confirmed: converting at one in eight, 16 may go; the 17th waits.
+    assert _waiting(number, [KeyCounts("area", "+1415", 15, confirmations=2)]) is None
+    assert _waiting(number, [KeyCounts("area", "+1415", 16, confirmations=2)]) == "area +1415"
+    assert _waiting(number, [KeyCounts("area", "+1415", 39, confirmations=5)]) is None
     stingy = PumpingConfig(credit_per_confirmation=0)
-    assert _waiting(number, [KeyCounts("area", "+1415", 10, confirmations=5)], config=stingy) == "area +1415"
+    assert _waiting(number, [KeyCounts("area", "+1415", 15, confirmations=5)], config=stingy) == "area +1415"
+
+
+def test_an_attack_mixed_into_everyday_traffic_is_not_let_out_by_everyday_confirmations() -> None:
+    """The slow drip: 10 pumped prompts out in Britain and one everyday one, confirmed. Budget and credit
+    added up (10 + 8), the drip would get 7 more out; as it is, the confirmation vouches for its own
+    prompt only."""
+    assert _waiting("+447400123456", [KeyCounts("country", "GB", 11, confirmations=1)]) == "country GB"
+    assert _waiting("+447400123456", [KeyCounts("country", "GB", 10, confirmations=1)]) is None
+
+
+def test_a_scope_whose_breaker_just_closed_is_half_open() -> None:
+    from sms_consent.pumping import half_open, unconfirmed
+
+    now = datetime(2026, 11, 16, 6, 30, tzinfo=UTC)
+    closed = Breaker("country", "GB", "conversion_collapse", now - timedelta(minutes=40), now - timedelta(minutes=10))
+    still_open = Breaker("country", "LV", "volume_spike", now - timedelta(minutes=5), now + timedelta(minutes=25))
+    long_ago = Breaker("prefix", "+3725123", "range_sweep", now - timedelta(hours=5), now - timedelta(hours=3))
+    breakers = {(b.dimension, b.key): b for b in (closed, still_open, long_ago)}
+    half_opened = half_open(breakers, now, CONFIG)
+    assert half_opened == {("country", "GB")}
+
+    def waits(counts: KeyCounts) -> bool:
+        return unconfirmed(parse("+447400123456"), {("country", "GB"): counts}, {}, CONFIG, half_opened) is not None
+
+    # Two unconfirmed prompts in ten minutes (half_open_budget), not ten; none while ten are still held.
+    assert not waits(KeyCounts("country", "GB", 1))
+    assert waits(KeyCounts("country", "GB", 2))
+    assert waits(KeyCounts("country", "GB", 10, held=10))
+    assert not waits(KeyCounts("country", "GB", 5, confirmations=1, held=4))  # 1 sent, 1 confirmed
 
 
 def test_a_scopes_usual_volume_raises_its_budget_and_the_allow_list_exempts_it() -> None:

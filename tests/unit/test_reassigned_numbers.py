@@ -36,6 +36,9 @@ class NoBreakers:
     def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]:
         return {}
 
+    def all_breakers(self) -> Mapping[tuple[str, str], Breaker]:
+        return {}
+
 
 class NoMedia:
     def inspect(self, urls: Sequence[str]) -> MediaReport:

@@ -270,9 +270,15 @@ class Deferrals(Protocol):
 
 
 class BreakerSource(Protocol):
-    """The traffic-pumping breakers open at `now`, by (dimension, key)."""
+    """The traffic-pumping breakers, by (dimension, key)."""
 
-    def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]: ...
+    def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]:
+        """The ones open at `now`."""
+        ...
+
+    def all_breakers(self) -> Mapping[tuple[str, str], Breaker]:
+        """Open ones and those closed within their 7-day escalation history (closed ones: half-open)."""
+        ...
 
 
 # ---------------------------------------------------------------------- traffic-pumping detector
@@ -386,6 +392,10 @@ class ProviderOptOutList(Protocol):
 
     def opted_out(self) -> Iterable[ProviderOptOut]:
         """Every number on the list, page by page."""
+        ...
+
+    def lookup(self, phone: str) -> ProviderOptOut | None:
+        """The number's entry, if it is on the list: one call."""
         ...
 
     def add(self, phone: str) -> bool:

@@ -46,7 +46,7 @@ class ReleaseDeps:
     programs: ProgramConfig
     config: pumping.PumpingConfig
     clock: Clock
-    breakers: BreakerSource  # a prompt an open breaker covers stays held (it expires)
+    breakers: BreakerSource  # a prompt an open breaker covers stays held (it expires); a closed one is half-open
 
 
 def hold(phone: str, program: str, language: str | None, scope: tuple[str, str], now: datetime, held: HeldPrompts,
@@ -76,10 +76,13 @@ def release_held(confirmed: Sequence[phones.PhoneInfo], deps: ReleaseDeps) -> in
     live = dict(deps.counters.read_live(keys, now))
     baselines = deps.counters.baselines(keys, pumping.slot_of_week(pumping.bucket_start(now)))
     open_breakers = deps.breakers.open_breakers(now)
+    half_opened = pumping.half_open(deps.breakers.all_breakers(), now, deps.config)
     released = 0
     for held in sorted(candidates.values(), key=lambda item: item.held_at):
         info = numbers[held.phone]
-        if blocking(info, open_breakers) is not None or pumping.unconfirmed(info, live, baselines, deps.config):
+        if blocking(info, open_breakers) is not None:
+            continue
+        if pumping.unconfirmed(info, live, baselines, deps.config, half_opened):
             continue
         state = deps.store.get(held.phone)
         prompt = unsent_prompt(state, held.program, config=deps.programs, language=held.language, now=now)

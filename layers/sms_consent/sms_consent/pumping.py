@@ -62,15 +62,22 @@ class PumpingConfig(BaseModel):
     ip_max_numbers: int = Field(default=8, ge=1)
     ip_max_countries: int = Field(default=3, ge=2)
     # Holding until confirmations vouch (inline, `unconfirmed`): in the last ten minutes, the prompts
-    # sent to a 1k block, an area code or a country, less `credit_per_confirmation` for each
-    # confirmation there, may not pass the scope's budget (plus `hold_baseline_factor` times its usual
-    # volume, where it has history); past it, prompts are held until confirmations arrive.
+    # sent to a 1k block, an area code or a country may not pass the scope's budget (plus
+    # `hold_baseline_factor` times its usual volume, where it has history) plus one per confirmation
+    # there, unless they convert like people's: `credit_per_confirmation` sent per confirmation at
+    # most. Past both, prompts are held until confirmations arrive.
     hold_prefix_budget: int = Field(default=5, ge=1)
     hold_area_budget: int = Field(default=10, ge=1)
     hold_country_budget: int = Field(default=10, ge=1)
     hold_baseline_factor: float = Field(default=2.0, ge=0)
     credit_per_confirmation: float = Field(default=8.0, ge=0)
     hold_minutes: int = Field(default=15, ge=1, le=24 * 60)  # a held prompt not released by then is dropped
+    # Half-open: for `half_open_minutes` after a breaker closes, its block, area code or country may have
+    # only `half_open_budget` unconfirmed prompts in ten minutes (no allowance for usual volume), and none
+    # while as many prompts are still held there as its budget floor (the attack is still knocking): an
+    # attack that outlasts its breaker gets nothing out, not a fresh budget.
+    half_open_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
+    half_open_budget: int = Field(default=2, ge=1)
 
 
 @dataclass(frozen=True)
@@ -300,23 +307,45 @@ def hold_budget(dimension: str, baseline: Baseline, config: PumpingConfig) -> fl
     return floor + config.hold_baseline_factor * 2 * usual  # two buckets in the live window
 
 
+def half_open(
+    breakers: Mapping[tuple[str, str], Breaker], now: datetime, config: PumpingConfig
+) -> frozenset[tuple[str, str]]:
+    """The scopes whose breaker closed less than `half_open_minutes` ago."""
+    window = timedelta(minutes=config.half_open_minutes)
+    return frozenset(
+        key for key, breaker in breakers.items() if breaker.expires_at <= now < breaker.expires_at + window
+    )
+
+
 def unconfirmed(
     phone: PhoneInfo,
     live: Mapping[tuple[str, str], KeyCounts],
     baselines: Mapping[tuple[str, str], Baseline],
     config: PumpingConfig,
+    half_opened: frozenset[tuple[str, str]] = frozenset(),
 ) -> Trip | None:
     """Whether one more prompt to this number would leave more unconfirmed prompts in its block, area
     code or country than confirmations vouch for. Pumped numbers never confirm; people do, within a
-    minute or two, and each confirmation lets `credit_per_confirmation` more prompts out: a campaign's
-    spike is held for a moment and released as its first confirmations arrive, an attack stays held."""
+    minute or two, and once they convert at one in `credit_per_confirmation` each confirmation vouches
+    for that many: a campaign's spike is held for a moment and released as its first confirmations
+    arrive, an attack stays held.
+    A scope whose breaker just closed (`half_opened`) gets `half_open_budget`, or none while it is still
+    being knocked at."""
     for dimension, key in hold_scopes(phone):
         if _allowed(dimension, key, config):
             continue
         counts = live.get((dimension, key), KeyCounts(dimension, key))
-        budget = hold_budget(dimension, baselines.get((dimension, key), Baseline()), config)
-        unexplained = counts.sent + 1 - config.credit_per_confirmation * counts.confirmations
-        if unexplained > budget:
+        if (dimension, key) in half_opened:
+            # Still knocking (as many held in ten minutes as the scope's floor): it stays closed.
+            knocking = counts.held >= hold_floor(dimension, config)
+            budget: float = 0 if knocking else config.half_open_budget
+        else:
+            budget = hold_budget(dimension, baselines.get((dimension, key), Baseline()), config)
+        # Within the budget (each confirmation vouching for its own prompt), or converting like people's.
+        # Not the sum of both: an attack mixed into everyday traffic would be let out by the everyday
+        # sign-ups' confirmations.
+        allowed = max(budget + counts.confirmations, config.credit_per_confirmation * counts.confirmations)
+        if counts.sent + 1 > allowed:
             figures: dict[str, float | int | str] = {
                 "sent": counts.sent,
                 "confirmations": counts.confirmations,
@@ -377,16 +406,22 @@ class Verdict:
         return self.trip or self.waiting
 
 
-def check_prompt(phone: PhoneInfo, client_ip: str | None, now: datetime, deps: InlineDeps) -> Verdict:
+def check_prompt(
+    phone: PhoneInfo,
+    client_ip: str | None,
+    now: datetime,
+    deps: InlineDeps,
+    half_opened: frozenset[tuple[str, str]] = frozenset(),
+) -> Verdict:
     """Score a prompt about to be sent; on a trip, open its breaker at once (in `enforce` mode) and report
     it like the detector does. The caller holds the prompt when the verdict has a reason, in `enforce`
-    mode. One read of the live counters and one of the baselines."""
+    mode. One read of the live counters and one of the baselines. `half_opened`: `half_open`'s scopes."""
     keys = prompt_keys(phone, client_ip)
     live = deps.counters.read_live(keys, now)
     baselines = deps.counters.baselines(keys, slot_of_week(bucket_start(now)))
     trip = score_prompt(phone, client_ip, live, baselines, deps.config, deps.home_countries)
     if trip is None:
-        return Verdict(waiting=unconfirmed(phone, live, baselines, deps.config))
+        return Verdict(waiting=unconfirmed(phone, live, baselines, deps.config, half_opened))
     return Verdict(trip=_open(trip, now, deps))
 
 

@@ -253,7 +253,8 @@ def _hold(phone: phones.PhoneInfo, client_ip: str | None, now: datetime, deps: S
         return Hold(f"{breaker.rule} on {breaker.dimension} {breaker.key} (breaker open)")
     if deps.inline is None:
         return Hold()
-    verdict = pumping.check_prompt(phone, client_ip, now, deps.inline)
+    half_opened = pumping.half_open(deps.breakers.all_breakers(), now, deps.inline.config)
+    verdict = pumping.check_prompt(phone, client_ip, now, deps.inline, half_opened)
     found = verdict.reason
     if found is None:
         return Hold()

@@ -21,8 +21,11 @@ class CachedBreakers:
         self._loaded_at = -ttl
         self._all: Mapping[tuple[str, str], Breaker] = {}
 
-    def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]:
+    def all_breakers(self) -> Mapping[tuple[str, str], Breaker]:
         if time.monotonic() - self._loaded_at >= self._ttl:
             self._all = self._store.all_breakers()
             self._loaded_at = time.monotonic()
-        return {key: breaker for key, breaker in self._all.items() if breaker.is_open(now)}
+        return self._all
+
+    def open_breakers(self, now: datetime) -> Mapping[tuple[str, str], Breaker]:
+        return {key: breaker for key, breaker in self.all_breakers().items() if breaker.is_open(now)}

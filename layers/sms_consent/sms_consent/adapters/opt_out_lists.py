@@ -15,7 +15,8 @@ from sms_consent.ports import ProviderOptOut, ProviderOptOutList
 
 
 class EndUserMessagingOptOutList:
-    """`pinpoint-sms-voice-v2`: DescribeOptedOutNumbers (paginated), PutOptedOutNumber, DeleteOptedOutNumber."""
+    """`pinpoint-sms-voice-v2`: DescribeOptedOutNumbers (paginated, or for one number), PutOptedOutNumber,
+    DeleteOptedOutNumber."""
 
     name = "eum"
 
@@ -27,6 +28,14 @@ class EndUserMessagingOptOutList:
         for page in self._client.get_paginator("describe_opted_out_numbers").paginate(OptOutListName=self._list):
             for entry in page.get("OptedOutNumbers", []):
                 yield ProviderOptOut(entry["OptedOutNumber"], entry.get("OptedOutTimestamp"))
+
+    def lookup(self, phone: str) -> ProviderOptOut | None:
+        # Named numbers that are not on the list are left out of the answer (an invalid one is an error).
+        answer = self._client.describe_opted_out_numbers(OptOutListName=self._list, OptedOutNumbers=[phone])
+        for entry in answer.get("OptedOutNumbers", []):
+            if entry["OptedOutNumber"] == phone:
+                return ProviderOptOut(phone, entry.get("OptedOutTimestamp"))
+        return None
 
     def add(self, phone: str) -> bool:
         self._client.put_opted_out_number(OptOutListName=self._list, OptedOutNumber=phone)
@@ -46,7 +55,8 @@ class EndUserMessagingOptOutList:
 
 
 class SnsOptOutList:
-    """SNS: ListPhoneNumbersOptedOut (paginated) and OptInPhoneNumber; SNS has no call to add a number."""
+    """SNS: ListPhoneNumbersOptedOut (paginated), CheckIfPhoneNumberIsOptedOut and OptInPhoneNumber; SNS
+    has no call to add a number."""
 
     name = "sns"
 
@@ -57,6 +67,10 @@ class SnsOptOutList:
         for page in self._client.get_paginator("list_phone_numbers_opted_out").paginate():
             for phone in page.get("phoneNumbers", []):
                 yield ProviderOptOut(phone, None)
+
+    def lookup(self, phone: str) -> ProviderOptOut | None:
+        answer = self._client.check_if_phone_number_is_opted_out(phoneNumber=phone)
+        return ProviderOptOut(phone, None) if answer.get("isOptedOut") else None
 
     def add(self, phone: str) -> bool:
         return False
@@ -102,6 +116,14 @@ class LocalOptOutList:
             entries = self._entries()
         for phone, at in entries.items():
             yield ProviderOptOut(phone, datetime.fromisoformat(at) if at else None)
+
+    def lookup(self, phone: str) -> ProviderOptOut | None:
+        with self._lock:
+            entries = self._entries()
+        if phone not in entries:
+            return None
+        at = entries[phone]
+        return ProviderOptOut(phone, datetime.fromisoformat(at) if at else None)
 
     def add(self, phone: str) -> bool:
         with self._lock:
