@@ -49,8 +49,8 @@ def test_a_burst_over_one_area_code_is_held_and_confirmations_release_some(own_s
     time.sleep(3)  # the rest of the release, if any
     released = [number for number in prompted(own_stack, burst) if number not in out]
     print(f"two YES released {len(released)} held prompts, the first {first_after:.1f} s after the first YES")
-    # The first confirmation vouches for its own prompt (one more); with two, the area converts at one in
-    # eight (credit_per_confirmation) and 16 may be out. Oldest held first.
+    # Each confirmation in an area code vouches for 8 more prompts (credit_per_confirmation); the country
+    # (no history on a fresh stack) lets 16 out with two. Oldest held first.
     assert 2 <= len(released) <= 16 - len(out), released
     held_order = [number for number in burst if number not in out]
     assert released == held_order[: len(released)]

@@ -65,13 +65,14 @@ def test_a_confirmation_releases_held_prompts_which_then_reach_the_phone(aws_sta
 
     inbound(aws_stack, "YES", origin=numbers[3])
     aws_stack.deliver_stream()  # counts the confirmation, then releases what it vouches for
-    # 10 sent, 1 confirmed: the budget of 10 plus one for the confirmed prompt → one more, the oldest.
+    # 10 sent, 1 confirmed. The area code's budget would take 8 more, but the country (a fresh stack:
+    # no history, a budget of 10) takes one, for the confirmed prompt → one more, the oldest.
     assert [request["recipients"][0] for request in prompted(aws_stack)] == numbers[10:11]
 
     inbound(aws_stack, "YES", origin=numbers[6])
     aws_stack.deliver_stream()
     released = prompted(aws_stack)
-    # 11 sent, 2 confirmed: converting at one in eight, 16 may be out → five more, oldest first.
+    # 11 sent, 2 confirmed: the country converts at one in eight, 16 may be out → five more, oldest first.
     assert [request["recipients"][0] for request in released] == numbers[11:16]
     for request in released:
         pending = stores().numbers.get(request["recipients"][0]).programs["alerts"].pending
@@ -129,7 +130,8 @@ def test_a_country_without_confirmations_holds_after_its_budget_and_a_confirmati
     aws_stack: AwsStack,
 ) -> None:
     """A fresh deployment has no history: a burst spread over many area codes (a new country's, say) is
-    held by the country's budget; confirmations anywhere in the country vouch for the next few."""
+    held by the country's budget; a confirmation anywhere in the country vouches for its own prompt
+    (one more), two converting at one in eight for 16."""
     codes = (201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228)
     spread = [f"+1{code}201{1000 + index * 13:04d}" for index, code in enumerate(codes)]
     assert {status for status, _ in sign_up(aws_stack, spread)} == {202}

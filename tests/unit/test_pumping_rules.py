@@ -223,25 +223,23 @@ def test_held_prompts_do_not_count_as_sent_and_released_ones_do() -> None:
     assert _waiting(number, [KeyCounts("area", "+1415", 30, held=21, released=1)]) == "area +1415"
 
 
-def test_each_confirmation_vouches_for_itself_or_for_eight_once_prompts_convert() -> None:
+def test_each_confirmation_in_a_block_or_area_code_vouches_for_more_prompts() -> None:
     number = "+14152310123"
-    # 10 sent, 1 confirmed: the budget of 10 plus that one; the 12th prompt waits.
-    assert _waiting(number, [KeyCounts("area", "+1415", 10, confirmations=1)]) is None
-    assert _waiting(number, [KeyCounts("area", "+1415", 11, confirmations=1)]) == "area +1415"
-    # 15 sent, 2 confirmed: converting at one in eight, 16 may go; the 17th waits.
-    assert _waiting(number, [KeyCounts("area", "+1415", 15, confirmations=2)]) is None
-    assert _waiting(number, [KeyCounts("area", "+1415", 16, confirmations=2)]) == "area +1415"
-    assert _waiting(number, [KeyCounts("area", "+1415", 39, confirmations=5)]) is None
+    # 17 sent, 1 confirmed: 17 + 1 - 8 = 10, at the budget; the 19th prompt would pass it.
+    assert _waiting(number, [KeyCounts("area", "+1415", 17, confirmations=1)]) is None
+    assert _waiting(number, [KeyCounts("area", "+1415", 18, confirmations=1)]) == "area +1415"
     stingy = PumpingConfig(credit_per_confirmation=0)
-    assert _waiting(number, [KeyCounts("area", "+1415", 15, confirmations=5)], config=stingy) == "area +1415"
+    assert _waiting(number, [KeyCounts("area", "+1415", 10, confirmations=5)], config=stingy) == "area +1415"
 
 
-def test_an_attack_mixed_into_everyday_traffic_is_not_let_out_by_everyday_confirmations() -> None:
+def test_a_countrys_confirmations_vouch_for_themselves_until_its_prompts_convert() -> None:
     """The slow drip: 10 pumped prompts out in Britain and one everyday one, confirmed. Budget and credit
     added up (10 + 8), the drip would get 7 more out; as it is, the confirmation vouches for its own
-    prompt only."""
-    assert _waiting("+447400123456", [KeyCounts("country", "GB", 11, confirmations=1)]) == "country GB"
+    prompt only. Once the country's prompts convert at one in eight, each confirmation vouches for 8."""
     assert _waiting("+447400123456", [KeyCounts("country", "GB", 10, confirmations=1)]) is None
+    assert _waiting("+447400123456", [KeyCounts("country", "GB", 11, confirmations=1)]) == "country GB"
+    assert _waiting("+447400123456", [KeyCounts("country", "GB", 15, confirmations=2)]) is None
+    assert _waiting("+447400123456", [KeyCounts("country", "GB", 16, confirmations=2)]) == "country GB"
 
 
 def test_a_scope_whose_breaker_just_closed_is_half_open() -> None:

@@ -62,10 +62,10 @@ class PumpingConfig(BaseModel):
     ip_max_numbers: int = Field(default=8, ge=1)
     ip_max_countries: int = Field(default=3, ge=2)
     # Holding until confirmations vouch (inline, `unconfirmed`): in the last ten minutes, the prompts
-    # sent to a 1k block, an area code or a country may not pass the scope's budget (plus
-    # `hold_baseline_factor` times its usual volume, where it has history) plus one per confirmation
-    # there, unless they convert like people's: `credit_per_confirmation` sent per confirmation at
-    # most. Past both, prompts are held until confirmations arrive.
+    # sent to a 1k block or an area code may not pass the scope's budget (plus `hold_baseline_factor`
+    # times its usual volume, where it has history) plus `credit_per_confirmation` per confirmation
+    # there; a country's, its budget plus one per confirmation, or `credit_per_confirmation` per
+    # confirmation once its prompts convert that well. Past it, prompts wait for confirmations.
     hold_prefix_budget: int = Field(default=5, ge=1)
     hold_area_budget: int = Field(default=10, ge=1)
     hold_country_budget: int = Field(default=10, ge=1)
@@ -317,6 +317,18 @@ def half_open(
     )
 
 
+def _vouched_for(dimension: str, budget: float, confirmations: int, config: PumpingConfig) -> float:
+    """The prompts a scope may have sent in ten minutes. A block's or an area code's confirmations speak
+    for its prompts: each adds `credit_per_confirmation` to the budget. A country's window mixes
+    everyone's traffic, and its everyday confirmations would let an attack mixed into it out: there it
+    is the budget (each confirmation vouching for its own prompt) or, once its prompts convert at one
+    in `credit_per_confirmation`, that many per confirmation; not both added up."""
+    credit = config.credit_per_confirmation * confirmations
+    if dimension != "country":
+        return budget + credit
+    return max(budget + confirmations, credit)
+
+
 def unconfirmed(
     phone: PhoneInfo,
     live: Mapping[tuple[str, str], KeyCounts],
@@ -341,11 +353,7 @@ def unconfirmed(
             budget: float = 0 if knocking else config.half_open_budget
         else:
             budget = hold_budget(dimension, baselines.get((dimension, key), Baseline()), config)
-        # Within the budget (each confirmation vouching for its own prompt), or converting like people's.
-        # Not the sum of both: an attack mixed into everyday traffic would be let out by the everyday
-        # sign-ups' confirmations.
-        allowed = max(budget + counts.confirmations, config.credit_per_confirmation * counts.confirmations)
-        if counts.sent + 1 > allowed:
+        if counts.sent + 1 > _vouched_for(dimension, budget, counts.confirmations, config):
             figures: dict[str, float | int | str] = {
                 "sent": counts.sent,
                 "confirmations": counts.confirmations,
