@@ -4,9 +4,11 @@ prompts as the first confirmations are counted, and an attack, which never confi
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sms_consent import wiring
+from sms_consent.breakers import Trip
 from sms_consent_local import aws_calls
 from tests.conftest import AwsStack, stores
 from tests.integration.test_optin_api import deliver_outbound, form, inbound, post
@@ -170,3 +172,17 @@ def test_record_only_records_what_it_would_hold_and_sends(aws_stack: AwsStack) -
     evidence = stores().numbers.history(numbers[10])[0].evidence
     assert evidence["prompt_hold_recorded"] == "unconfirmed on area +1415 (until confirmations arrive)"
     assert "prompt_held" not in evidence
+
+
+def test_an_area_code_whose_breaker_just_closed_lets_two_prompts_out_not_a_fresh_budget(aws_stack: AwsStack) -> None:
+    """Half-open: the breaker opened 40 minutes ago for 30 minutes; the attack that outlasts it gets two
+    prompts out in ten minutes (half_open_budget), not the area code's ten."""
+    opened = wiring.utc_now() - timedelta(minutes=40)
+    stores().breakers.open_breaker(Trip("unconfirmed", "area", AREA, {}, {}), now=opened, previous=None)
+    numbers = [burst_number(index) for index in range(6)]
+
+    answers = sign_up(aws_stack, numbers)
+
+    assert {(status, body["prompt_sent"]) for status, body in answers} == {(202, True)}
+    assert [request["recipients"][0] for request in prompted(aws_stack)] == numbers[:2]
+    assert len(waiting()) == 4
