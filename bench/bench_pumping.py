@@ -116,6 +116,10 @@ def _traffic() -> list[Traffic]:
         # Below a naive per-country cap (50 per 5 minutes): it shows only in conversion.
         return [(random_number(rng, "GB"), f"198.18.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(14)]
 
+    def home_drip(rng: random.Random, _: int) -> list[tuple[str, str | None]]:
+        # The same drip to random numbers of the programs' own country, at night there.
+        return [(random_number(rng, "US"), f"198.21.{rng.randrange(250)}.{rng.randrange(250)}") for _ in range(14)]
+
     def sweep(_: random.Random, bucket: int) -> list[tuple[str, str | None]]:
         return [(f"+14152010{100 + bucket * 10 + i:03d}", f"192.0.2.{i}") for i in range(10)]
 
@@ -145,6 +149,7 @@ def _traffic() -> list[Traffic]:
     return [  # ticks of the first simulated day (Monday, UTC)
         Traffic("burst to a premium-rate country", 40, 6, premium),
         Traffic("slow drip below naive thresholds", 70, 12, drip),
+        Traffic("slow drip in the programs' country", 70, 12, home_drip),
         Traffic("sequential sweep of a prefix", 100, 6, sweep),
         Traffic("one IP fanning out", 120, 6, fanout),
         Traffic("burst over one area code", 140, 3, area_burst),
@@ -277,7 +282,8 @@ def simulate(*, inline: bool) -> Outcome:
         settings = wiring.pumping_detector_settings()
         found = wiring.stores_of(settings)
         events = wiring.events_of(settings)
-        config = pumping.PumpingConfig()
+        # PUMPING_BENCH_CLOSE_HOME=1: the detector may close the programs' own country too.
+        config = pumping.PumpingConfig(close_home_countries=bool(os.environ.get("PUMPING_BENCH_CLOSE_HOME")))
         held_store = DynamoHeldPrompts(found.numbers.table)
         scoring = pumping.InlineDeps(found.counters, found.breakers, events, config, held_store, HOME)
         numbers = _Prompts()
