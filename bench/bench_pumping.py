@@ -282,8 +282,7 @@ def simulate(*, inline: bool) -> Outcome:
         settings = wiring.pumping_detector_settings()
         found = wiring.stores_of(settings)
         events = wiring.events_of(settings)
-        # PUMPING_BENCH_CLOSE_HOME=1: the detector may close the programs' own country too.
-        config = pumping.PumpingConfig(close_home_countries=bool(os.environ.get("PUMPING_BENCH_CLOSE_HOME")))
+        config = pumping.PumpingConfig()
         held_store = DynamoHeldPrompts(found.numbers.table)
         scoring = pumping.InlineDeps(found.counters, found.breakers, events, config, held_store, HOME)
         numbers = _Prompts()

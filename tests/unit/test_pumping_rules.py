@@ -284,9 +284,6 @@ def test_a_programs_country_is_reported_but_never_closed_whole() -> None:
     detection = detect(collapsed, {}, baselines, CONFIG, frozenset({"US"}))
     assert {(t.rule, t.key) for t in detection.trips} == {("conversion_collapse", "US"), ("conversion_collapse", "GB")}
     assert [(t.dimension, t.key) for t in detection.breakers_to_open] == [("country", "GB")]
-    closing = PumpingConfig(close_home_countries=True)  # the operator's choice: a drip there is stopped
-    detection = detect(collapsed, {}, baselines, closing, frozenset({"US"}))
-    assert sorted((t.dimension, t.key) for t in detection.breakers_to_open) == [("country", "GB"), ("country", "US")]
 
 
 def test_prompts_held_without_a_single_confirmation_are_reported_and_close_their_area_code() -> None:

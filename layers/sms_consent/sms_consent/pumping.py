@@ -78,10 +78,6 @@ class PumpingConfig(BaseModel):
     # attack that outlasts its breaker gets nothing out, not a fresh budget.
     half_open_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
     half_open_budget: int = Field(default=2, ge=1)
-    # Whether the detector may close a programs' own country (a slow drip there otherwise runs at the
-    # country's budget, 10 or more per ten minutes, reported but not stopped; closing it holds the
-    # country's everyday sign-ups for the breaker's life).
-    close_home_countries: bool = False
 
 
 @dataclass(frozen=True)
@@ -278,14 +274,9 @@ def detect(
         )
         if trip is not None:
             trips.append(trip)
-    # A country the programs send to is not closed whole on one rule (unless `close_home_countries`): a
-    # campaign there is what the programs exist for. Its trips are reported; its sign-ups wait for
-    # confirmations instead (holds).
-    closing = [
-        trip
-        for trip in trips
-        if config.close_home_countries or not (trip.dimension == "country" and trip.key in home_countries)
-    ]
+    # A country the programs send to is never closed whole on one rule: a campaign there is what the
+    # programs exist for. Its trips are reported; its sign-ups wait for confirmations instead (holds).
+    closing = [trip for trip in trips if not (trip.dimension == "country" and trip.key in home_countries)]
     breakers = tuple(closing) if config.mode == "enforce" else ()
     return Detection(tuple(trips), breakers)
 
