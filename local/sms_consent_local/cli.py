@@ -241,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
 
     drill.register(commands)
 
+    from sms_consent_local import delivery_events_cli
+
+    delivery_events_cli.register(commands)
+
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result
