@@ -366,7 +366,8 @@ def simulate(*, inline: bool) -> Outcome:
                 if verdict.trip is not None and legitimate:
                     false_breakers.append((verdict.trip.rule, verdict.trip.dimension, verdict.trip.key,
                                            (at - START) // pumping.BUCKET))  # fmt: skip
-            found.counters.record_prompt(phone, ip, at, held=reason is not None)
+            waits = verdict is not None and verdict.trip is None and verdict.waiting is not None
+            found.counters.record_prompt(phone, ip, at, held=reason is not None, waiting=waits)
             if reason is None:
                 leaves(phone, owner, at)
                 return

@@ -9,6 +9,7 @@ from typing import Any
 
 from sms_consent import wiring
 from sms_consent.breakers import Trip
+from sms_consent.phones import parse
 from sms_consent_local import aws_calls
 from tests.conftest import AwsStack, stores
 from tests.integration.test_optin_api import deliver_outbound, form, inbound, post
@@ -186,3 +187,20 @@ def test_an_area_code_whose_breaker_just_closed_lets_two_prompts_out_not_a_fresh
     assert {(status, body["prompt_sent"]) for status, body in answers} == {(202, True)}
     assert [request["recipients"][0] for request in prompted(aws_stack)] == numbers[:2]
     assert len(waiting()) == 4
+
+
+def test_prompts_a_breaker_holds_count_as_held_not_as_waiting_for_confirmations(aws_stack: AwsStack) -> None:
+    """`held_unconfirmed` judges what waits for confirmations: a sweep held by its block's breaker must
+    not make the whole area code look unconfirmed."""
+    numbers = [burst_number(index) for index in range(16)]
+    block = parse(numbers[0]).prefix
+    stores().breakers.open_breaker(Trip("range_sweep", "prefix", block, {}, {}), now=wiring.utc_now(), previous=None)
+
+    sign_up(aws_stack, numbers)
+
+    covered = [number for number in numbers if parse(number).prefix == block]
+    live = stores().counters.read_live([("area", AREA)], wiring.utc_now())[("area", AREA)]
+    assert covered
+    assert (live.prompts, live.held - live.waiting) == (16, len(covered))
+    # Ten leave; the rest of the uncovered ones wait, each on the waiting list.
+    assert live.waiting == len(waiting()) == 16 - len(covered) - 10

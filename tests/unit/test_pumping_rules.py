@@ -290,11 +290,13 @@ def test_prompts_held_without_a_single_confirmation_are_reported_and_close_their
     """Not a country: its held count includes what a breaker holds (conversion_collapse judges it)."""
     from sms_consent.pumping import held_unconfirmed
 
-    held = KeyCounts("area", "+1304", 40, held=30)
+    held = KeyCounts("area", "+1304", 40, held=30, waiting=30)
     assert held_unconfirmed(held, CONFIG) is not None
-    assert held_unconfirmed(KeyCounts("area", "+1304", 40, 1, held=30), CONFIG) is None  # someone confirmed
-    assert held_unconfirmed(KeyCounts("area", "+1304", 19, held=9), CONFIG) is None  # under the floor
-    assert held_unconfirmed(KeyCounts("country", "GB", 40, held=30), CONFIG) is None
+    assert held_unconfirmed(KeyCounts("area", "+1304", 40, 1, held=30, waiting=30), CONFIG) is None  # confirmed
+    assert held_unconfirmed(KeyCounts("area", "+1304", 19, held=9, waiting=9), CONFIG) is None  # under the floor
+    assert held_unconfirmed(KeyCounts("country", "GB", 40, held=30, waiting=30), CONFIG) is None
+    # A sweep's block breaker holds 30 of the area code's prompts: the block is closed, not the city.
+    assert held_unconfirmed(KeyCounts("area", "+1304", 40, held=30), CONFIG) is None
     detection = detect({("area", "+1304"): held}, {}, {}, CONFIG, frozenset({"US"}))
     assert [(t.rule, t.dimension, t.key) for t in detection.breakers_to_open] == [("unconfirmed", "area", "+1304")]
 

@@ -297,6 +297,7 @@ class KeyCounts:
     countries: frozenset[str] = frozenset()  # ip: countries prompted
     held: int = 0  # prompts kept back (counted in `prompts` too)
     released: int = 0  # held prompts sent since (in the bucket of their release)
+    waiting: int = 0  # held prompts put on a waiting list (held for want of confirmations, not by a breaker)
 
     @property
     def sent(self) -> int:
@@ -325,7 +326,9 @@ class CounterStore(Protocol):
         """These keys' counts in the current and the previous bucket, merged (one batched read)."""
         ...
 
-    def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
+    def record_live_prompt(
+        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waiting: bool = False
+    ) -> None:
         """Count a prompt's prefix, area code and client IP now, not from the stream a second later."""
         ...
 

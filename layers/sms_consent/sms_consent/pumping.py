@@ -211,17 +211,18 @@ def ip_fanout(counts: KeyCounts, config: PumpingConfig) -> Trip | None:
 
 
 def held_unconfirmed(recent: KeyCounts, config: PumpingConfig) -> Trip | None:
-    """Prompts held for a block or area code while not one confirmation came in ten minutes: what was
-    held is an attack, not a campaign; report it and close the block or area code, so that the gate
-    stops it too. (A country's conversion is `conversion_collapse`'s: its held count includes every
-    sign-up a breaker holds, and would keep the country closed on attempts that never left.)"""
+    """Prompts waiting for confirmations in a block or area code while not one confirmation came in ten
+    minutes: what waits is an attack, not a campaign; report it and close the block or area code, so
+    that the gate stops it too. Prompts a breaker holds do not count: a sweep closed by its block's
+    breaker must not close the city's area code as well. (A country's conversion is
+    `conversion_collapse`'s.)"""
     if recent.dimension not in ("prefix", "area") or recent.confirmations:
         return None
     floor = hold_floor(recent.dimension, config)
-    if recent.held < floor:
+    if recent.waiting < floor:
         return None
-    return Trip("unconfirmed", recent.dimension, recent.key,
-                {"held": recent.held, "sent": recent.sent, "confirmations": 0}, {"held_floor": floor})  # fmt: skip
+    figures: dict[str, float | int | str] = {"waiting": recent.waiting, "sent": recent.sent, "confirmations": 0}
+    return Trip("unconfirmed", recent.dimension, recent.key, figures, {"held_floor": floor})
 
 
 def _allowed(dimension: str, key: str, config: PumpingConfig) -> bool:
@@ -245,6 +246,7 @@ def merge(latest: KeyCounts, previous: KeyCounts | None) -> KeyCounts:
         latest.countries | previous.countries,
         latest.held + previous.held,
         latest.released + previous.released,
+        latest.waiting + previous.waiting,
     )
 
 

@@ -76,6 +76,7 @@ def _bucket_item(
     members: dict[str, str] | None = None,
     held: int = 0,
     released: int = 0,
+    waiting: int = 0,
 ) -> tuple[tuple[str, str], Increment]:
     key_shard = shard % SHARDS.get(dimension, 1)
     change = Increment(
@@ -87,7 +88,8 @@ def _bucket_item(
         },
     )
     change.adds.update(prompts=prompts, confirmations=confirmations)
-    change.adds.update({name: value for name, value in (("held", held), ("released", released)) if value})
+    counts = (("held", held), ("released", released), ("waiting", waiting))
+    change.adds.update({name: value for name, value in counts if value})
     return _bucket_key(start, dimension, key, key_shard), change
 
 
@@ -111,22 +113,25 @@ def _fold(found: dict[tuple[str, str], KeyCounts], raw: dict[str, Any]) -> None:
         current.countries | _strings(raw, "countries"),
         current.held + int(raw.get("held", {}).get("N", 0)),
         current.released + int(raw.get("released", {}).get("N", 0)),
+        current.waiting + int(raw.get("waiting", {}).get("N", 0)),
     )
 
 
 def prompt_increments(
-    phone: PhoneInfo, client_ip: str | None, at: datetime, shard: int, *, held: bool = False
+    phone: PhoneInfo, client_ip: str | None, at: datetime, shard: int, *, held: bool = False, waiting: bool = False
 ) -> dict[tuple[str, str], Increment]:
     """A prompt: counted for the country, the area code, the prefix (with its last digits) and the client
-    IP; a held one (not sent) is counted as held too."""
+    IP; a held one (not sent) is counted as held too, and as waiting where it waits for confirmations (for
+    its block and area code: what `held_unconfirmed` judges)."""
     start = bucket_start(at)
-    kept = int(held)
+    kept, waits = int(held), int(held and waiting)
     found = [
         _bucket_item(start, "country", phone.country, shard, prompts=1, held=kept),
-        _bucket_item(start, "prefix", phone.prefix, shard, prompts=1, held=kept, members={"suffixes": phone.e164[-3:]}),
-    ]
+        _bucket_item(start, "prefix", phone.prefix, shard, prompts=1, held=kept, waiting=waits,
+                     members={"suffixes": phone.e164[-3:]}),
+    ]  # fmt: skip
     if phone.area:
-        found.append(_bucket_item(start, "area", phone.area, shard, prompts=1, held=kept))
+        found.append(_bucket_item(start, "area", phone.area, shard, prompts=1, held=kept, waiting=waits))
     if client_ip:
         found.append(
             _bucket_item(
@@ -192,14 +197,18 @@ class DynamoCounters:
                 ExpressionAttributeValues=values,
             )
 
-    def record_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
-        self._write(prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held))
+    def record_prompt(
+        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waiting: bool = False
+    ) -> None:
+        self._write(prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held, waiting=waiting))
 
-    def record_live_prompt(self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False) -> None:
+    def record_live_prompt(
+        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waiting: bool = False
+    ) -> None:
         """The opt-in API's own count of a prompt's prefix, area code (a random shard) and IP (see
         COUNTED_LIVE): three UpdateItems. The country, which every sign-up would write, comes from the stream
         in batches."""
-        found = prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held)
+        found = prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held, waiting=waiting)
         self._write({item: change for item, change in found.items() if _live(item)})
 
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
