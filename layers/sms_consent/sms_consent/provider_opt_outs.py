@@ -143,7 +143,6 @@ class DeliveryEvent(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Looked:
     action: str  # "recorded", "already_out", "not_listed", "ignored"
-    phone: str
 
 
 def delivery_event(event: DeliveryEvent, deps: SyncDeps) -> Looked:
@@ -151,9 +150,9 @@ def delivery_event(event: DeliveryEvent, deps: SyncDeps) -> Looked:
     look the number up on the provider's list and record the opt-out it finds. One lookup per event."""
     cue = event.is_final and (event.event_type in REFUSAL_EVENTS or "opted out" in event.status_description.lower())
     if not cue:
-        return Looked("ignored", event.phone)
+        return Looked("ignored")
     entry = deps.provider.lookup(event.phone)
     if entry is None:
-        return Looked("not_listed", event.phone)
+        return Looked("not_listed")
     recorded = _record(entry, deps, delivery_event=event.event_type, message_id=event.message_id)
-    return Looked("recorded" if recorded else "already_out", event.phone)
+    return Looked("recorded" if recorded else "already_out")

@@ -30,12 +30,10 @@ class EndUserMessagingOptOutList:
                 yield ProviderOptOut(entry["OptedOutNumber"], entry.get("OptedOutTimestamp"))
 
     def lookup(self, phone: str) -> ProviderOptOut | None:
-        # Named numbers that are not on the list are left out of the answer (an invalid one is an error).
+        # A named number that is not on the list is left out of the answer (an invalid one is an error).
         answer = self._client.describe_opted_out_numbers(OptOutListName=self._list, OptedOutNumbers=[phone])
-        for entry in answer.get("OptedOutNumbers", []):
-            if entry["OptedOutNumber"] == phone:
-                return ProviderOptOut(phone, entry.get("OptedOutTimestamp"))
-        return None
+        found = answer.get("OptedOutNumbers", [])
+        return ProviderOptOut(phone, found[0].get("OptedOutTimestamp")) if found else None
 
     def add(self, phone: str) -> bool:
         self._client.put_opted_out_number(OptOutListName=self._list, OptedOutNumber=phone)
@@ -87,6 +85,10 @@ class SnsOptOutList:
         return True
 
 
+def _entry(phone: str, opted_out_at: str | None) -> ProviderOptOut:
+    return ProviderOptOut(phone, datetime.fromisoformat(opted_out_at) if opted_out_at else None)
+
+
 class LocalOptOutList:
     """The local stack's provider list: one JSON object per line, {"phone", "opted_out_at"}."""
 
@@ -115,15 +117,12 @@ class LocalOptOutList:
         with self._lock:
             entries = self._entries()
         for phone, at in entries.items():
-            yield ProviderOptOut(phone, datetime.fromisoformat(at) if at else None)
+            yield _entry(phone, at)
 
     def lookup(self, phone: str) -> ProviderOptOut | None:
         with self._lock:
             entries = self._entries()
-        if phone not in entries:
-            return None
-        at = entries[phone]
-        return ProviderOptOut(phone, datetime.fromisoformat(at) if at else None)
+        return _entry(phone, entries[phone]) if phone in entries else None
 
     def add(self, phone: str) -> bool:
         with self._lock:
