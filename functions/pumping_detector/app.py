@@ -33,6 +33,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="PumpingDetectorRuns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="PumpingTrips", unit=MetricUnit.Count, value=len(detection.trips))
     metrics.add_metric(name="BreakersOpened", unit=MetricUnit.Count, value=len(detection.breakers_to_open))
+    metrics.add_metric(name="WatchesOpened", unit=MetricUnit.Count, value=len(detection.watches_to_open))
     for trip in detection.trips:
         logger.warning("traffic pumping suspected", extra={"rule": trip.rule, "dimension": trip.dimension})
     return {

@@ -204,3 +204,48 @@ def test_prompts_a_breaker_holds_count_as_held_not_as_waiting_for_confirmations(
     assert (live.prompts, live.held - live.waiting) == (16, len(covered))
     # Ten leave; the rest of the uncovered ones wait, each on the waiting list.
     assert live.waiting == len(waiting()) == 16 - len(covered) - 10
+
+
+def test_a_held_sign_up_confirmed_by_its_own_yes_lets_no_other_prompt_out(aws_stack: AwsStack) -> None:
+    """The page tells people with no text to text YES: a held person who does is subscribed at once (the
+    proof says no prompt reached them), but that YES vouches for none of the prompts held beside it."""
+    numbers = [burst_number(index) for index in range(14)]
+    sign_up(aws_stack, numbers)
+    assert len(prompted(aws_stack)) == 10
+
+    inbound(aws_stack, "YES", origin=numbers[11])
+    aws_stack.deliver_stream()
+
+    program = stores().numbers.get(numbers[11]).programs["alerts"]
+    assert program.status.value == "subscribed"
+    granted = stores().numbers.history(numbers[11])[-1]
+    assert (granted.event_type.value, granted.evidence["prompt_never_sent"]) == ("ConsentGranted", True)
+    assert prompted(aws_stack) == []  # nothing released
+    live = stores().counters.read_live([("area", AREA)], wiring.utc_now())[("area", AREA)]
+    assert (live.sent, live.confirmations) == (10, 0)
+
+    # YES to prompts that reached their phones vouch as usual (one, then 16 out: see above); the
+    # number that confirmed on its own is not sent a prompt.
+    inbound(aws_stack, "YES", origin=numbers[0])
+    aws_stack.deliver_stream()
+    assert [request["recipients"][0] for request in prompted(aws_stack)] == numbers[10:11]
+    inbound(aws_stack, "YES", origin=numbers[1])
+    aws_stack.deliver_stream()
+    assert [request["recipients"][0] for request in prompted(aws_stack)] == numbers[12:14]
+    assert waiting() == []
+
+
+def test_a_watch_on_the_programs_country_holds_prompts_and_refuses_no_sign_up(aws_stack: AwsStack) -> None:
+    """The detector opens a watch, not a breaker, on a programs' own country: sign-ups there are
+    answered as usual and, beyond two unconfirmed prompts in ten minutes, wait for confirmations."""
+    watch = Trip("conversion_collapse", "country", "US", {}, {})
+    stores().breakers.open_breaker(watch, now=wiring.utc_now(), previous=None, watch=True)
+    codes = (201, 202, 203, 205, 206)
+    spread = [f"+1{code}201{1000 + index * 13:04d}" for index, code in enumerate(codes)]
+
+    answers = sign_up(aws_stack, spread)
+
+    assert {(status, body["status"], body["prompt_sent"]) for status, body in answers} == {(202, "pending", True)}
+    assert [request["recipients"][0] for request in prompted(aws_stack)] == spread[:2]
+    held = stores().numbers.history(spread[2])[0]
+    assert held.evidence["prompt_held"] == "unconfirmed on country US (until confirmations arrive)"

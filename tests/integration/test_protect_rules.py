@@ -131,6 +131,32 @@ def test_a_prefix_breaker_blocks_its_attacked_numbers_until_it_expires(aws_stack
     assert breaker.protect == protect_rules.BLOCKED
 
 
+def test_a_drip_into_the_programs_country_opens_a_watch_not_told_to_the_provider(aws_stack: AwsStack) -> None:
+    """Four weeks of US history converting at 45%; then 30 prompts in ten minutes (a drip: 15 per five
+    minutes), none confirmed. The detector opens a watch on the US (its sign-ups wait for
+    confirmations), never a breaker, and never blocks the country at the provider: consented traffic
+    there goes on."""
+    slot = pumping.slot_of_week(pumping.bucket_start(NOON))
+    stores().counters.seed_baseline("country", "US", {slot: (2, 3, 2, 2)}, prompts=4000, confirmations=1800)
+    codes = (201, 202, 203, 205, 206, 207, 208, 209, 210, 212)
+    for index in range(30):
+        number = f"+1{codes[index % 10]}201{1000 + index * 13:04d}"
+        at = NOON - pumping.BUCKET * (index % 2)  # 15 in each of the last two buckets: below a spike
+        stores().counters.record_prompt(parse(number), f"198.18.0.{index}", at)
+    protect = Recorder()
+
+    detection = _tick(TICK, protect)
+
+    assert [(t.rule, t.dimension, t.key) for t in detection.watches_to_open] == [
+        ("conversion_collapse", "country", "US")
+    ]
+    assert detection.breakers_to_open == ()
+    watch = stores().breakers.all_breakers()[("country", "US")]
+    assert (watch.watch, watch.expires_at) == (True, TICK + timedelta(minutes=30))
+    assert protect.calls == []
+    assert pumping.half_open(stores().breakers.all_breakers(), TICK, pumping.PumpingConfig()) == {("country", "US")}
+
+
 def test_a_country_is_blocked_while_its_breaker_is_open_and_allowed_once_it_closes(aws_stack: AwsStack) -> None:
     stores().breakers.open_breaker(Trip("new_destination", "country", "LV", {}, {}), now=NOON, previous=None)
     protect = Recorder(refuse=1)

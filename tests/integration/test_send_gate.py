@@ -252,6 +252,16 @@ def test_open_breaker_denies(aws_stack: AwsStack) -> None:
     assert decision.reason is Reason.PUMPING_BREAKER
 
 
+def test_a_watch_on_the_programs_country_denies_nothing(aws_stack: AwsStack) -> None:
+    """A watch (the detector's answer to a drip into a programs' own country) only holds new prompts."""
+    subscribe(SUBSCRIBED)
+    watch = Trip("conversion_collapse", "country", "US", {}, {})
+    stores().breakers.open_breaker(watch, now=AFTERNOON, previous=None, watch=True)
+    (decision,) = send_gate.process(marketing(SUBSCRIBED), deps_at(AFTERNOON))
+    assert decision.decision is Verdict.ALLOW
+    assert stores().breakers.all_breakers()[("country", "US")].watch
+
+
 def test_fail_closed_when_state_cannot_be_read(aws_stack: AwsStack) -> None:
     subscribe(SUBSCRIBED)
     boto3.client("dynamodb", region_name=aws_stack.region).delete_table(TableName=aws_stack.table_name)

@@ -79,6 +79,35 @@ def test_confirmation_links_the_grant_to_its_prompt() -> None:
     assert confirmed.state.programs["alerts"].pending is None
 
 
+def test_a_yes_to_a_held_prompt_confirms_but_vouches_for_no_other_prompt() -> None:
+    """The sign-up page tells people with no text to text YES: that confirms their held sign-up (the
+    proof says no prompt reached them), but counts for none of the held prompts around it."""
+
+    def held_prompt() -> NumberState:
+        return consent.request_confirmation(
+            NumberState(phone=PHONE), "alerts", source=Source.WEB_FORM, at=_at(0), now=_at(0),
+            window=timedelta(days=30), prompt_request_id="req-7", evidence={}, held=True,
+        ).state  # fmt: skip
+
+    unprompted = consent.grant(held_prompt(), "alerts", source=Source.KEYWORD, at=_at(90), now=_at(90), evidence={})
+    assert unprompted.state.status("alerts") is Status.SUBSCRIBED
+    assert unprompted.events[0].evidence[consent.PROMPT_NEVER_SENT] is True
+    assert not consent.vouches_for_prompts(unprompted.events[0])
+    # Released later and sent (the gate recorded its message id): an answer to it vouches as usual.
+    sent = consent.record_prompt_message(held_prompt(), "alerts", "req-7", "msg-1").state
+    answered = consent.grant(sent, "alerts", source=Source.KEYWORD, at=_at(90), now=_at(90), evidence={})
+    assert consent.PROMPT_NEVER_SENT not in answered.events[0].evidence
+    assert consent.vouches_for_prompts(answered.events[0])
+    # A prompt that was never held vouches whether or not its id was recorded yet.
+    direct = consent.request_confirmation(
+        NumberState(phone=PHONE), "alerts", source=Source.WEB_FORM, at=_at(0), now=_at(0),
+        window=timedelta(days=30), prompt_request_id="req-8", evidence={},
+    ).state  # fmt: skip
+    assert consent.vouches_for_prompts(
+        consent.grant(direct, "alerts", source=Source.KEYWORD, at=_at(30), now=_at(30), evidence={}).events[0]
+    )
+
+
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         consent.grant(NumberState(phone=PHONE), "alerts", source="api", at=datetime(2026, 1, 1), now=T0, evidence={})

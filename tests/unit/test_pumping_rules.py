@@ -276,14 +276,52 @@ def test_a_scopes_usual_volume_raises_its_budget_and_the_allow_list_exempts_it()
     )
 
 
-def test_a_programs_country_is_reported_but_never_closed_whole() -> None:
-    """A sweep or a fan-out in the home country drags its conversion down: the trip is reported, and the
-    country's sign-ups wait for confirmations (holds) instead of a breaker refusing all of them."""
+def test_a_programs_country_is_watched_never_closed() -> None:
+    """A drip into the home country drags its conversion down: the trip is reported and opens a watch
+    (its prompts wait for confirmations), never a breaker refusing every sign-up and send there."""
     collapsed = {("country", "US"): country(40, 0), ("country", "GB"): country(40, 0, key="GB")}
     baselines = {("country", "US"): HISTORY, ("country", "GB"): HISTORY}
     detection = detect(collapsed, {}, baselines, CONFIG, frozenset({"US"}))
     assert {(t.rule, t.key) for t in detection.trips} == {("conversion_collapse", "US"), ("conversion_collapse", "GB")}
     assert [(t.dimension, t.key) for t in detection.breakers_to_open] == [("country", "GB")]
+    assert [(t.rule, t.dimension, t.key) for t in detection.watches_to_open] == [
+        ("conversion_collapse", "country", "US")
+    ]
+    recorded = detect(collapsed, {}, baselines, PumpingConfig(mode="record_only"), frozenset({"US"}))
+    assert len(recorded.trips) == 2
+    assert (recorded.breakers_to_open, recorded.watches_to_open) == ((), ())
+
+
+def test_a_watch_refuses_nothing_and_makes_its_country_half_open() -> None:
+    from sms_consent.pumping import half_open, unconfirmed
+
+    now = datetime(2026, 11, 16, 6, 30, tzinfo=UTC)
+    watch = Breaker("country", "US", "conversion_collapse", now - timedelta(minutes=5), now + timedelta(minutes=25),
+                    watch=True)  # fmt: skip
+    phone = parse("+14152310123")
+    assert blocking(phone, {("country", "US"): watch}, client_ip="198.51.100.7") is None
+    assert half_open({("country", "US"): watch}, now, CONFIG) == {("country", "US")}
+    # Expired: half-open for `half_open_minutes` more, like any breaker; then forgotten.
+    assert half_open({("country", "US"): watch}, now + timedelta(minutes=30), CONFIG) == {("country", "US")}
+    assert half_open({("country", "US"): watch}, now + timedelta(hours=3), CONFIG) == frozenset()
+    # A breaker on the number's block still stops it, watch or not.
+    sweep = Breaker("prefix", phone.prefix, "range_sweep", now, now + timedelta(minutes=30))
+    assert blocking(phone, {("country", "US"): watch, ("prefix", phone.prefix): sweep}) == sweep
+
+    usual = {("country", "US"): Baseline(same_slot_prompts=(6, 5, 7, 6))}  # budget 10 + 2 x 12 = 34
+    watched = frozenset({("country", "US")})
+
+    def waits(counts: KeyCounts) -> bool:
+        return unconfirmed(phone, {("country", "US"): counts}, usual, CONFIG, watched) is not None
+
+    assert not waits(KeyCounts("country", "US", 1))
+    assert waits(KeyCounts("country", "US", 2))  # half_open_budget, not 34
+    # Its everyday sign-ups alone (held fewer than its usual budget) do not count as knocking ...
+    assert not waits(KeyCounts("country", "US", 30, held=29))  # 1 sent, a second fits
+    # ... an attack still knocking (held as many as the usual budget) gets only what confirmations vouch for.
+    assert waits(KeyCounts("country", "US", 35, held=34))
+    assert not waits(KeyCounts("country", "US", 41, confirmations=1, held=34))  # 7 sent, 1 confirmed: 8 vouched
+    assert waits(KeyCounts("country", "US", 42, confirmations=1, held=34))
 
 
 def test_prompts_held_without_a_single_confirmation_are_reported_and_close_their_area_code() -> None:

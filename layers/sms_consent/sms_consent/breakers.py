@@ -21,6 +21,10 @@ class Breaker:
     trips: tuple[datetime, ...] = ()
     # Whether the provider's protect configuration was told: None (never), "blocked", "released".
     protect: str | None = None
+    # A watch, on a programs' own country: it refuses nothing (closing the country would refuse every
+    # consented message and sign-up there) and is never pushed to the protect configuration; while it
+    # is open the country is half-open (`pumping.half_open`): its prompts get only the half-open budget.
+    watch: bool = False
 
     def is_open(self, now: datetime) -> bool:
         return now < self.expires_at
@@ -34,15 +38,16 @@ def escalated_duration(trips_in_window: int) -> timedelta:
 def blocking(
     phone: PhoneInfo, open_breakers: Mapping[tuple[str, str], Breaker], *, client_ip: str | None = None
 ) -> Breaker | None:
-    """The open breaker that covers this number (or, at the opt-in API, the client's IP), if any."""
-    found = (
-        open_breakers.get(("prefix", phone.prefix))
-        or (open_breakers.get(("area", phone.area)) if phone.area else None)
-        or open_breakers.get(("country", phone.country))
-    )
-    if found is None and client_ip:
-        found = open_breakers.get(("ip", client_ip))
-    return found
+    """The open breaker that covers this number (or, at the opt-in API, the client's IP), if any.
+    Watches stop nothing."""
+    scopes = [("prefix", phone.prefix), *([("area", phone.area)] if phone.area else []), ("country", phone.country)]
+    if client_ip:
+        scopes.append(("ip", client_ip))
+    for scope in scopes:
+        found = open_breakers.get(scope)
+        if found is not None and not found.watch:
+            return found
+    return None
 
 
 @dataclass(frozen=True, slots=True)

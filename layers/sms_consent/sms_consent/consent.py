@@ -21,6 +21,8 @@ PROMPT_INTERVAL = timedelta(minutes=10)
 # Texts kept as evidence (an inbound message, a consent text, a user agent) are cut to this length;
 # a consent text is also kept whole as its hash.
 EVIDENCE_TEXT_LIMIT = 2000
+# Evidence of a confirmation whose prompt was held and never sent: the consumer texted YES unprompted.
+PROMPT_NEVER_SENT = "prompt_never_sent"
 
 
 class Status(StrEnum):
@@ -71,6 +73,12 @@ class Pending:
     prompt_message_id: str | None = None  # the provider's id, once the gate has sent the prompt
     # Time of the message or request that asked for the prompt: a reply sent before it cannot answer it.
     asked_at: datetime | None = None
+    held: bool = False  # the prompt was kept back (pumping suspected); it leaves only when released
+
+    @property
+    def never_sent(self) -> bool:
+        """Held and not (yet) sent: a YES to it came from the consumer unprompted."""
+        return self.held and not self.prompt_message_id
 
     def is_open(self, now: datetime) -> bool:
         return utc(now) < self.expires_at
@@ -276,6 +284,8 @@ def grant(
         }
         if old.pending.prompt_message_id:
             evidence["prompt_message_id"] = old.pending.prompt_message_id
+        if old.pending.never_sent:
+            evidence[PROMPT_NEVER_SENT] = True
     event = AuditEvent(
         EventType.GRANTED,
         utc(now),
@@ -289,6 +299,19 @@ def grant(
     return Change(_set_program(state, program, new), (event,))
 
 
+def vouches_for_prompts(event: AuditEvent) -> bool:
+    """A double opt-in confirmed by a YES to a prompt that reached the phone: what the pumping rules
+    count as a confirmation (each lets prompts held in its scope out). A YES to a prompt that was held
+    and never sent (the sign-up page tells people with no text to send one) confirms that consent, but
+    vouches for no other prompt: counted, it would let out the held prompts of the attack it was caught
+    in."""
+    return (
+        event.event_type is EventType.GRANTED
+        and bool(event.evidence.get("double_opt_in"))
+        and not event.evidence.get(PROMPT_NEVER_SENT)
+    )
+
+
 def request_confirmation(
     state: NumberState,
     program: str,
@@ -299,8 +322,10 @@ def request_confirmation(
     window: timedelta,
     prompt_request_id: str,
     evidence: dict[str, Any],
+    held: bool = False,
 ) -> Change:
-    """Record a pending double opt-in. The status stays what it was until the consumer confirms."""
+    """Record a pending double opt-in. The status stays what it was until the consumer confirms.
+    `held`: its prompt is kept back for now (pumping suspected)."""
     if _is_stale(state, program, at):
         return Change(state)
     old = state.programs.get(program)
@@ -310,6 +335,7 @@ def request_confirmation(
         source=source,
         prompt_request_id=prompt_request_id,
         asked_at=utc(at),
+        held=held,
     )
     if old is None:
         new = ProgramState(

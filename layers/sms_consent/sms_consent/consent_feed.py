@@ -67,11 +67,7 @@ def publish_committed(committed: Sequence[Committed], deps: FeedDeps) -> FeedOut
     counted = deps.ledger.fold(ordered)
     # The ledger folds what follows its marker: the batch's last `counted` events.
     newly = [item.event for item in ordered[len(ordered) - counted :]] if counted else []
-    confirmed = [
-        phones.parse(item.event.phone)
-        for item in ordered
-        if item.event.event_type is consent.EventType.GRANTED and item.event.evidence.get("double_opt_in")
-    ]
+    confirmed = [phones.parse(item.event.phone) for item in ordered if consent.vouches_for_prompts(item.event)]
     released = 0
     if confirmed and deps.releases is not None:
         from sms_consent.prompt_holds import release_held  # the pumping rules: only for a batch that confirms

@@ -26,6 +26,7 @@ MESSAGE_FIELDS = (
     "previous_published_message_id",
     "prompt_request_id",
     "prompt_message_id",
+    "prompt_never_sent",
     "message_id",
     "sender",
     "keyword",

@@ -47,7 +47,7 @@ def push(
     failed: list[tuple[str, str]] = []
     for target, breaker in sorted(breakers.items()):
         dimension, key = target
-        if dimension not in ("country", "prefix"):
+        if dimension not in ("country", "prefix") or breaker.watch:  # a watch stops nothing, here either
             continue
         is_open = breaker.is_open(now)
         if is_open and breaker.protect != BLOCKED:

@@ -72,10 +72,10 @@ class PumpingConfig(BaseModel):
     hold_baseline_factor: float = Field(default=2.0, ge=0)
     credit_per_confirmation: float = Field(default=8.0, ge=0)
     hold_minutes: int = Field(default=15, ge=1, le=24 * 60)  # a held prompt not released by then is dropped
-    # Half-open: for `half_open_minutes` after a breaker closes, its block, area code or country may have
-    # only `half_open_budget` unconfirmed prompts in ten minutes (no allowance for usual volume), and none
-    # while as many prompts are still held there as its budget floor (the attack is still knocking): an
-    # attack that outlasts its breaker gets nothing out, not a fresh budget.
+    # Half-open: for `half_open_minutes` after a breaker closes (and while a watch on a programs' own
+    # country is open), its block, area code or country may have only `half_open_budget` unconfirmed
+    # prompts in ten minutes, and none while as many prompts are held there as its usual budget (the
+    # attack is still knocking): an attack that outlasts its breaker gets nothing out, not a fresh budget.
     half_open_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
     half_open_budget: int = Field(default=2, ge=1)
 
@@ -106,6 +106,7 @@ class InlineDeps:
 class Detection:
     trips: tuple[Trip, ...]
     breakers_to_open: tuple[Trip, ...] = field(default=())
+    watches_to_open: tuple[Trip, ...] = field(default=())  # on the programs' own countries
 
 
 def bucket_start(moment: datetime) -> datetime:
@@ -276,11 +277,15 @@ def detect(
         )
         if trip is not None:
             trips.append(trip)
-    # A country the programs send to is never closed whole on one rule: a campaign there is what the
-    # programs exist for. Its trips are reported; its sign-ups wait for confirmations instead (holds).
-    closing = [trip for trip in trips if not (trip.dimension == "country" and trip.key in home_countries)]
-    breakers = tuple(closing) if config.mode == "enforce" else ()
-    return Detection(tuple(trips), breakers)
+    # A country the programs send to is never closed: consented traffic and campaigns there are what the
+    # programs exist for. A trip there opens a watch: the country turns half-open, so its new prompts
+    # wait for confirmations (an attack mixed into everyday sign-ups gets nothing more out), and the
+    # people held meanwhile can still confirm by texting YES themselves.
+    home = [trip for trip in trips if trip.dimension == "country" and trip.key in home_countries]
+    closing = [trip for trip in trips if trip not in home]
+    if config.mode != "enforce":
+        return Detection(tuple(trips))
+    return Detection(tuple(trips), tuple(closing), tuple(home))
 
 
 def hold_scopes(phone: PhoneInfo) -> list[tuple[str, str]]:
@@ -312,10 +317,13 @@ def hold_budget(dimension: str, baseline: Baseline, config: PumpingConfig) -> fl
 def half_open(
     breakers: Mapping[tuple[str, str], Breaker], now: datetime, config: PumpingConfig
 ) -> frozenset[tuple[str, str]]:
-    """The scopes whose breaker closed less than `half_open_minutes` ago."""
+    """The scopes whose breaker closed less than `half_open_minutes` ago, and the programs' countries
+    under an open watch (half-open from the start: nothing there is refused, prompts wait instead)."""
     window = timedelta(minutes=config.half_open_minutes)
     return frozenset(
-        key for key, breaker in breakers.items() if breaker.expires_at <= now < breaker.expires_at + window
+        key
+        for key, breaker in breakers.items()
+        if breaker.expires_at <= now < breaker.expires_at + window or (breaker.watch and breaker.is_open(now))
     )
 
 
@@ -343,18 +351,19 @@ def unconfirmed(
     minute or two, and once they convert at one in `credit_per_confirmation` each confirmation vouches
     for that many: a campaign's spike is held for a moment and released as its first confirmations
     arrive, an attack stays held.
-    A scope whose breaker just closed (`half_opened`) gets `half_open_budget`, or none while it is still
-    being knocked at."""
+    A half-open scope (`half_open`: its breaker just closed, or a watch is open on it) gets
+    `half_open_budget`, or none while it is still being knocked at."""
     for dimension, key in hold_scopes(phone):
         if _allowed(dimension, key, config):
             continue
         counts = live.get((dimension, key), KeyCounts(dimension, key))
-        if (dimension, key) in half_opened:
-            # Still knocking (as many held in ten minutes as the scope's floor): it stays closed.
-            knocking = counts.held >= hold_floor(dimension, config)
-            budget: float = 0 if knocking else config.half_open_budget
+        usual = hold_budget(dimension, baselines.get((dimension, key), Baseline()), config)
+        # Half-open and still knocking (as many held in ten minutes as its usual budget): nothing but
+        # what confirmations vouch for. Its everyday sign-ups alone do not knock: they fit the budget.
+        if (dimension, key) not in half_opened:
+            budget = usual
         else:
-            budget = hold_budget(dimension, baselines.get((dimension, key), Baseline()), config)
+            budget = 0 if counts.held >= usual else config.half_open_budget
         if counts.sent + 1 > _vouched_for(dimension, budget, counts.confirmations, config):
             figures: dict[str, float | int | str] = {
                 "sent": counts.sent,
@@ -489,9 +498,10 @@ def run_tick(
     previous = counters.read_bucket(previous_start)
     baselines = counters.baselines(list(latest), slot_of_week(latest_start))
     detection = detect(latest, previous, baselines, config, home_countries)
-    existing = breakers.all_breakers() if detection.breakers_to_open or protect is not None else {}
+    to_open = [(trip, False) for trip in detection.breakers_to_open] + [(t, True) for t in detection.watches_to_open]
+    existing = breakers.all_breakers() if to_open or protect is not None else {}
     opened: dict[tuple[str, str], Breaker] = {}
-    for trip in detection.breakers_to_open:
+    for trip, watch in to_open:
         target = trip.breaker
         if target is None or target in opened:
             continue
@@ -500,7 +510,7 @@ def run_tick(
             # Opened minutes ago for this same attack (inline scoring saw it first): one attack, one step
             # of escalation.
             continue
-        opened[target] = breakers.open_breaker(trip, now=now, previous=standing)
+        opened[target] = breakers.open_breaker(trip, now=now, previous=standing, watch=watch)
     if detection.trips:
         events.publish(
             [

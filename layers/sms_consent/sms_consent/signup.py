@@ -207,6 +207,7 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
             evidence=evidence,
             language=form.language,
             prompt_request_id=request_id,
+            prompt_held=hold.reason is not None,
         )
 
     counted_live = False

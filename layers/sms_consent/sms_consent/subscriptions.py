@@ -197,8 +197,10 @@ def subscribe(
     evidence: Mapping[str, Any],
     language: str | None = None,
     prompt_request_id: str | None = None,
+    prompt_held: bool = False,
 ) -> SubscriptionDecision:
-    """A request to subscribe the number: subscribe it, or start (or keep) a double opt-in."""
+    """A request to subscribe the number: subscribe it, or start (or keep) a double opt-in.
+    `prompt_held`: a new prompt is kept back for now (pumping suspected)."""
     program = program_of(program_id, config)
     current = state.programs.get(program_id)
     if current is not None and current.status is Status.SUBSCRIBED:
@@ -232,6 +234,7 @@ def subscribe(
         window=timedelta(days=config.confirmation_window_days),
         prompt_request_id=request_id,
         evidence={**evidence, "double_opt_in_reason": reason.value},
+        held=prompt_held,
     )
     new = change.state.programs.get(program_id)
     if not change.events or new is None or new.pending is None:

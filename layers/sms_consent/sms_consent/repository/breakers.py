@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, MapAttribute, UnicodeAttribute
 
 from sms_consent.breakers import Breaker, Trip, escalated_duration
 from sms_consent.clock import iso, parse_iso
@@ -28,6 +28,7 @@ class BreakerItem(TableItem):
     trips = ListAttribute[str](default=list)
     figures = MapAttribute[str, Any](default=dict)
     protect = UnicodeAttribute(null=True)
+    watch = BooleanAttribute(default=False)
 
 
 def _breaker(item: BreakerItem) -> Breaker:
@@ -39,6 +40,7 @@ def _breaker(item: BreakerItem) -> Breaker:
         expires_at=parse_iso(item.expires_at),
         trips=tuple(parse_iso(at) for at in item.trips or []),
         protect=item.protect,
+        watch=bool(item.watch),
     )
 
 
@@ -55,8 +57,9 @@ class DynamoBreakers:
     def open_breakers(self, now: datetime) -> dict[tuple[str, str], Breaker]:
         return {key: breaker for key, breaker in self.all_breakers().items() if breaker.is_open(now)}
 
-    def open_breaker(self, trip: Trip, *, now: datetime, previous: Breaker | None) -> Breaker:
-        """Open (or re-open) a breaker; each trip within 7 days lengthens it: 30 min, 2 h, then 12 h."""
+    def open_breaker(self, trip: Trip, *, now: datetime, previous: Breaker | None, watch: bool = False) -> Breaker:
+        """Open (or re-open) a breaker, or a watch; each trip within 7 days lengthens it: 30 min, 2 h,
+        then 12 h."""
         trips = (*tuple(at for at in (previous.trips if previous else ()) if at > now - HISTORY), now)
         expires_at = now + escalated_duration(len(trips))
         if previous is not None and previous.is_open(now):
@@ -72,6 +75,7 @@ class DynamoBreakers:
             trips=[iso(at) for at in trips],
             figures={name: value for name, value in trip.figures.items() if isinstance(value, str | int | float)},
             ttl=int((expires_at + HISTORY).timestamp()),
+            watch=watch,
         )
         item.save()
         return _breaker(item)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sms_consent.clock import iso
-from sms_consent.consent import AuditEvent, EventType
+from sms_consent.consent import AuditEvent, EventType, vouches_for_prompts
 from sms_consent.phones import PhoneInfo, parse
 from sms_consent.ports import Baseline, KeyCounts
 from sms_consent.pumping import BUCKET, COUNTED_LIVE, WEEKS_OF_HISTORY, bucket_start, hold_scopes, slot_of_week
@@ -174,7 +174,7 @@ def increments(event: AuditEvent, shard: int) -> dict[tuple[str, str], Increment
         if event.evidence.get(COUNTED_LIVE):  # its prefix, area code and IP were counted by the opt-in API
             return {item: change for item, change in found.items() if not _live(item)}
         return found
-    if event.event_type is EventType.GRANTED and event.evidence.get("double_opt_in"):
+    if vouches_for_prompts(event):
         return confirmation_increments(parse(event.phone), event.at, shard)
     return {}
 

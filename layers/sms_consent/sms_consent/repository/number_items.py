@@ -91,6 +91,7 @@ def _pending_to_map(pending: Pending | None) -> dict[str, Any] | None:
         "prompt_request_id": pending.prompt_request_id,
         "prompt_message_id": pending.prompt_message_id,
         "asked_at": iso(pending.asked_at) if pending.asked_at else None,
+        "held": pending.held,
     }
 
 
@@ -104,6 +105,7 @@ def _pending_from_map(raw: dict[str, Any] | None) -> Pending | None:
         prompt_request_id=raw["prompt_request_id"],
         prompt_message_id=raw.get("prompt_message_id"),
         asked_at=parse_iso(raw["asked_at"]) if raw.get("asked_at") else None,  # absent on older items
+        held=bool(raw.get("held")),
     )
 
 
