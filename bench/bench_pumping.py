@@ -38,6 +38,10 @@ START = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # a Monday
 TICKS = int(os.environ.get("PUMPING_BENCH_TICKS", 24 * 12))
 CONVERSION = 0.45
 MEDIAN_REPLY_SECONDS = 30.0
+# The sign-up page says "no text within a minute? text YES to <number>": a held person who would have
+# answered the prompt texts YES a minute after signing up, plus the time a reply takes. (An assumption:
+# that the people who would confirm a prompt also follow the page's line.)
+OWN_YES_AFTER = timedelta(seconds=60)
 PROGRAM = "alerts"  # the sample configuration's program: allowed in the US and Canada
 HOME = frozenset({"US", "CA"})  # never a new destination; Canada has no traffic and no history here
 US_AREAS = (212, 213, 305, 312, 404, 415, 512, 617, 702, 206, 303, 713, 214, 602, 503, 619)
@@ -105,7 +109,8 @@ class Traffic:
     blocked_at: int | None = None
     keys: set[tuple[str, str]] = field(default_factory=set)
     held_for: list[float] = field(default_factory=list)  # legitimate: seconds each released prompt waited
-    held: int = 0  # legitimate sign-ups held (released or not)
+    own_yes: list[float] = field(default_factory=list)  # legitimate, held: seconds until they texted YES
+    held: int = 0  # legitimate sign-ups held (released, confirmed by their own YES, or neither)
 
 
 def _traffic() -> list[Traffic]:
@@ -164,9 +169,11 @@ def _traffic() -> list[Traffic]:
 class Outcome:
     traffic: list[Traffic]
     false_breakers: list[tuple[str, str, str, int]]
+    watches: list[tuple[str, str, int]]  # watches opened on the programs' countries: rule, country, tick
     requests_per_run: list[int]
     background_held: list[float]  # everyday sign-ups: seconds each held-then-released prompt waited
-    background_stuck: int  # everyday sign-ups held and never released (expired, or covered by a breaker)
+    background_own_yes: list[float]  # everyday sign-ups held, then confirmed by their own YES: seconds until it
+    background_stuck: int  # everyday sign-ups held, never released, no YES of their own (expired, or a breaker)
     background_signups: int
     scoring_requests: int  # DynamoDB requests of inline scoring, all prompts together
     prompts_scored: int
@@ -183,12 +190,15 @@ def run() -> list[str]:
         examples = "; ".join(
             f"{rule} on {dimension} {key} at tick {tick}" for rule, dimension, key, tick in outcome.false_breakers[:3]
         )
-        waits = outcome.background_held
+        waits, own = outcome.background_held, outcome.background_own_yes
+        watches = "; ".join(f"{rule} on {key} at tick {tick}" for rule, key, tick in outcome.watches)
         lines.append(
             f"{label}: false breakers {len(outcome.false_breakers)} in {TICKS} ticks ({TICKS / 288:.1f} simulated "
-            f"days){' (' + examples + ')' if examples else ''}; everyday sign-ups {outcome.background_signups}, "
+            f"days){' (' + examples + ')' if examples else ''}; watches {len(outcome.watches)}"
+            f"{' (' + watches + ')' if watches else ''}; everyday sign-ups {outcome.background_signups}, "
             f"held then released {len(waits)} (longest {max(waits, default=0):.0f} s), "
-            f"held and never sent {outcome.background_stuck}"
+            f"held then confirmed by their own YES {len(own)} (longest {max(own, default=0):.0f} s), "
+            f"held, neither released nor confirmed {outcome.background_stuck}"
         )
     runs = scheduled.requests_per_run
     lines.append(
@@ -207,13 +217,16 @@ def _verdict(traffic: Traffic, outcome: Outcome) -> str:
     if traffic.legitimate:
         tripped = any((dimension, key) in traffic.keys for _, dimension, key, _ in outcome.false_breakers)
         waits = traffic.held_for
-        stuck = traffic.held - len(waits)
+        stuck = traffic.held - len(waits) - len(traffic.own_yes)
         held = (
             f"held {traffic.held}: longest {max(waits):.0f} s, p50 {statistics.median(waits):.0f} s"
             if waits
+            else f"held {traffic.held}"
+            if traffic.held
             else "none held"
         )
-        return f"{'TRIPPED (wrong), ' if tripped else ''}{traffic.sent}/{traffic.signups} sent, {held}" + (
+        own = f", {len(traffic.own_yes)} confirmed by their own YES" if traffic.own_yes else ""
+        return f"{'TRIPPED (wrong), ' if tripped else ''}{traffic.sent}/{traffic.signups} sent, {held}{own}" + (
             f", {stuck} never sent" if stuck else ""
         )
     block = max(traffic.by_block.values(), default=0)
@@ -228,11 +241,14 @@ class _Prompts:
 
     def __init__(self) -> None:
         self.sent: set[str] = set()
+        self.confirmed: set[str] = set()  # by their own YES, their prompt still held: never to be sent
 
     def get(self, phone: str) -> NumberState:
         from sms_consent.consent import NumberState, Pending, ProgramState, Status
 
         at = START
+        if phone in self.confirmed:
+            return NumberState(phone, {PROGRAM: ProgramState(Status.SUBSCRIBED, "keyword", at, at)})
         pending = Pending(at, at + timedelta(days=30), "web_form", f"prompt-{phone}",
                           prompt_message_id="sent" if phone in self.sent else None)  # fmt: skip
         return NumberState(phone, {PROGRAM: ProgramState(Status.PENDING, "web_form", at, at, pending=pending)})
@@ -272,6 +288,7 @@ def simulate(*, inline: bool) -> Outcome:
     from sms_consent_local.template import load_template
 
     rng = random.Random(2026)
+    people = random.Random(7)  # whether a held person texts YES (apart, so the traffic drawn stays the same)
     with mock_aws():
         template = load_template(ROOT / "template.yaml")
         created = create_resources(template, region="us-east-1")
@@ -315,6 +332,8 @@ def simulate(*, inline: bool) -> Outcome:
         false_breakers: list[tuple[str, str, str, int]] = []
         requests_per_run: list[int] = []
         background_held: list[float] = []
+        background_own_yes: list[float] = []
+        watches: list[tuple[str, str, int]] = []
         scoring_requests = prompts_scored = background_signups = background_stuck = 0
         # Events: (time, order, kind, number, ip, owner index or -1 for everyday traffic)
         queue: list[tuple[datetime, int, str, str, str | None, int]] = []
@@ -330,6 +349,8 @@ def simulate(*, inline: bool) -> Outcome:
             """A prompt reaches the phone: pumped numbers never answer, people sometimes do."""
             numbers.sent.add(phone.e164)
             legitimate = owner < 0 or traffic[owner].legitimate
+            if os.environ.get("PUMPING_BENCH_DEBUG") and not legitimate:
+                print(f"{at:%H:%M:%S} {traffic[owner].name}: a prompt leaves for {phone.e164}")
             if owner >= 0:
                 traffic[owner].sent += 1
                 traffic[owner].by_block[phone.prefix] += 1
@@ -337,7 +358,7 @@ def simulate(*, inline: bool) -> Outcome:
                 push(at + reply_delay(rng), "confirm", phone.e164, None, owner)
 
         def sign_up(number: str, ip: str | None, owner: int, at: datetime, standing: dict[Any, Any]) -> None:
-            nonlocal scoring_requests, prompts_scored, background_signups, background_stuck
+            nonlocal scoring_requests, prompts_scored, background_signups
             phone = parse(number)
             who = traffic[owner] if owner >= 0 else None
             if who is not None:
@@ -350,10 +371,8 @@ def simulate(*, inline: bool) -> Outcome:
             if blocking(phone, open_now, client_ip=ip):
                 if who is not None and not who.legitimate and who.blocked_at is None:
                     who.blocked_at = (at - START) // pumping.BUCKET
-                if legitimate:  # attack collateral: held, never sent (a resubmission later would be)
-                    background_stuck += who is None
-                    if who is not None:
-                        who.held += 1
+                if legitimate:  # attack collateral: held, never sent (its own YES still confirms it)
+                    held_legitimately(phone, owner, at)
                 found.counters.record_prompt(phone, ip, at, held=True)
                 return
             reason = verdict = None
@@ -371,11 +390,27 @@ def simulate(*, inline: bool) -> Outcome:
             if reason is None:
                 leaves(phone, owner, at)
                 return
-            if legitimate and who is not None:
-                who.held += 1
+            if legitimate:
+                held_legitimately(phone, owner, at)
             held_at[phone.e164] = (at, owner)
             if verdict is not None and verdict.waiting is not None and verdict.trip is None:
                 prompt_holds.hold(phone.e164, PROGRAM, None, (reason.dimension, reason.key), at, held_store, config)
+
+        def held_legitimately(phone: PhoneInfo, owner: int, at: datetime) -> None:
+            if owner >= 0:
+                traffic[owner].held += 1
+            held_at[phone.e164] = (at, owner)
+            if people.random() < CONVERSION:
+                push(at + OWN_YES_AFTER + reply_delay(people), "own_yes", phone.e164, None, owner)
+
+        def own_yes(number: str, at: datetime) -> None:
+            """A held person texts YES: subscribed (no prompt reached them); it vouches for no other prompt."""
+            if number not in held_at or number in numbers.sent:
+                return  # released meanwhile: they answered the prompt instead
+            since, owner = held_at.pop(number)
+            numbers.confirmed.add(number)
+            waited = (at - since).total_seconds()
+            (background_own_yes if owner < 0 else traffic[owner].own_yes).append(waited)
 
         def confirm(number: str, at: datetime) -> None:
             phone = parse(number)
@@ -410,6 +445,8 @@ def simulate(*, inline: bool) -> Outcome:
                 if kind == "signup":
                     sign_up(number, ip, owner, at, standing)
                     standing = found.breakers.all_breakers()
+                elif kind == "own_yes":
+                    own_yes(number, at)
                 else:
                     confirm(number, at)
 
@@ -429,7 +466,14 @@ def simulate(*, inline: bool) -> Outcome:
                         owner_of.blocked_at = tick + 1
                 else:
                     false_breakers.append((trip.rule, trip.dimension, trip.key, tick))
+            if detection.watches_to_open:
+                now_standing = found.breakers.all_breakers()
+                watches.extend(
+                    (trip.rule, trip.key, tick)
+                    for trip in detection.watches_to_open
+                    if now_standing[(trip.dimension, trip.key)].opened_at == run_at  # opened, not re-reported
+                )
         background_stuck += sum(1 for _, owner in held_at.values() if owner < 0)
 
-    return Outcome(traffic, false_breakers, requests_per_run, background_held, background_stuck, background_signups,
-                   scoring_requests, prompts_scored)  # fmt: skip
+    return Outcome(traffic, false_breakers, watches, requests_per_run, background_held, background_own_yes,
+                   background_stuck, background_signups, scoring_requests, prompts_scored)  # fmt: skip

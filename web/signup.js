@@ -174,11 +174,20 @@
     var title = document.getElementById("signup-done-title");
     var message = document.getElementById("signup-done-message");
     var expiry = document.getElementById("signup-done-expiry");
+    var noText = document.getElementById("signup-done-no-text");
+    var option = chosenProgram();
+    var sender = option ? (option.getAttribute("data-sender") || "").trim() : "";
+    noText.hidden = true;
     if (result.status === "subscribed") {
       title.textContent = "You're subscribed";
       message.textContent = "Texts will come to " + phone + ".";
       expiry.hidden = true;
     } else {
+      if (sender) {
+        // Shown whether or not the prompt was held (the answer never says): a YES from the phone confirms.
+        document.getElementById("signup-sender").textContent = sender;
+        noText.hidden = false;
+      }
       title.textContent = "Check your phone";
       message.textContent = result.prompt_sent === false
         ? "We already sent a text to " + phone + " a few minutes ago. Reply YES to it to confirm."

@@ -5,11 +5,13 @@ A CAPTCHA farm signs up numbers spread over the exchanges of one area code, back
 addresses: no block is swept and no address fans out, yet the area code's budget holds the burst after
 its tenth prompt, and every answer looks like success. Then two of the prompted people answer YES: the
 stream's consumer counts the confirmations and releases the held prompts they vouch for, which reach
-their phones through the gate like any other prompt."""
+their phones through the gate like any other prompt. Last, a person whose prompt is still held texts
+YES on their own, as the sign-up page tells them to: subscribed, and nothing else is let out."""
 
 from __future__ import annotations
 
 import time
+import urllib.parse
 
 import pytest
 
@@ -54,3 +56,14 @@ def test_a_burst_over_one_area_code_is_held_and_confirmations_release_some(own_s
     assert 2 <= len(released) <= 16 - len(out), released
     held_order = [number for number in burst if number not in out]
     assert released == held_order[: len(released)]
+
+    # A person still held, with no text, texts YES on their own: subscribed, sent the confirmation (a
+    # reply: the number texted us), never the prompt; that YES vouches for no other held prompt.
+    still_held = [number for number in held_order if number not in released]
+    before = prompted(own_stack, burst)
+    own_stack.publish_inbound(still_held[-1], "YES")
+    own_stack.wait_outbox(lambda line: line["to"] == still_held[-1] and line["category"] == "compliance_reply")
+    time.sleep(3)  # a release, if the YES counted, would publish within this
+    assert prompted(own_stack, burst) == before
+    state = own_stack.api("GET", f"/v1/numbers/{urllib.parse.quote(still_held[-1])}")
+    assert state.json()["programs"]["alerts"]["status"] == "subscribed", state.text

@@ -156,6 +156,15 @@ def test_a_drip_into_the_programs_country_opens_a_watch_not_told_to_the_provider
     assert protect.calls == []
     assert pumping.half_open(stores().breakers.all_breakers(), TICK, pumping.PumpingConfig()) == {("country", "US")}
 
+    # The drip goes on and the half-open trickle converts no better: the same attack, not a new one.
+    later = NOON + 3 * pumping.BUCKET
+    for index in range(30):
+        at = later - pumping.BUCKET * (index % 2)
+        stores().counters.record_prompt(parse(f"+1{codes[index % 10]}202{1000 + index * 13:04d}"), None, at)
+    again = _tick(later + pumping.BUCKET + timedelta(seconds=5), protect)
+    assert [t.key for t in again.watches_to_open] == ["US"]  # reported again ...
+    assert stores().breakers.all_breakers()[("country", "US")] == watch  # ... neither escalated nor lengthened
+
 
 def test_a_country_is_blocked_while_its_breaker_is_open_and_allowed_once_it_closes(aws_stack: AwsStack) -> None:
     stores().breakers.open_breaker(Trip("new_destination", "country", "LV", {}, {}), now=NOON, previous=None)

@@ -318,10 +318,14 @@ def test_a_watch_refuses_nothing_and_makes_its_country_half_open() -> None:
     assert waits(KeyCounts("country", "US", 2))  # half_open_budget, not 34
     # Its everyday sign-ups alone (held fewer than its usual budget) do not count as knocking ...
     assert not waits(KeyCounts("country", "US", 30, held=29))  # 1 sent, a second fits
-    # ... an attack still knocking (held as many as the usual budget) gets only what confirmations vouch for.
+    # ... an attack still knocking (held as many as the usual budget) gets only what confirmations vouch
+    # for, and in a half-open country each vouches for its own prompt only (not 8: the attack's held
+    # prompts would be released by the country's everyday confirmations).
     assert waits(KeyCounts("country", "US", 35, held=34))
-    assert not waits(KeyCounts("country", "US", 41, confirmations=1, held=34))  # 7 sent, 1 confirmed: 8 vouched
-    assert waits(KeyCounts("country", "US", 42, confirmations=1, held=34))
+    assert not waits(KeyCounts("country", "US", 35, confirmations=2, held=34))  # 1 sent, 2 confirmed
+    assert waits(KeyCounts("country", "US", 36, confirmations=2, held=34))  # 2 sent: no more (not 16)
+    assert not waits(KeyCounts("country", "US", 33, confirmations=2, held=30))  # not knocking: 2 + 2
+    assert waits(KeyCounts("country", "US", 34, confirmations=2, held=30))
 
 
 def test_prompts_held_without_a_single_confirmation_are_reported_and_close_their_area_code() -> None:

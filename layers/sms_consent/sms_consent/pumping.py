@@ -327,15 +327,21 @@ def half_open(
     )
 
 
-def _vouched_for(dimension: str, budget: float, confirmations: int, config: PumpingConfig) -> float:
+def _vouched_for(
+    dimension: str, budget: float, confirmations: int, config: PumpingConfig, *, half_opened: bool = False
+) -> float:
     """The prompts a scope may have sent in ten minutes. A block's or an area code's confirmations speak
     for its prompts: each adds `credit_per_confirmation` to the budget. A country's window mixes
     everyone's traffic, and its everyday confirmations would let an attack mixed into it out: there it
     is the budget (each confirmation vouching for its own prompt) or, once its prompts convert at one
-    in `credit_per_confirmation`, that many per confirmation; not both added up."""
+    in `credit_per_confirmation`, that many per confirmation; not both added up. A half-open country
+    (an attack was mixed into it minutes ago, and its prompts still wait to be released) gets no
+    multiple: each confirmation vouches for its own prompt only."""
     credit = config.credit_per_confirmation * confirmations
     if dimension != "country":
         return budget + credit
+    if half_opened:
+        return budget + confirmations
     return max(budget + confirmations, credit)
 
 
@@ -360,11 +366,12 @@ def unconfirmed(
         usual = hold_budget(dimension, baselines.get((dimension, key), Baseline()), config)
         # Half-open and still knocking (as many held in ten minutes as its usual budget): nothing but
         # what confirmations vouch for. Its everyday sign-ups alone do not knock: they fit the budget.
-        if (dimension, key) not in half_opened:
+        opened = (dimension, key) in half_opened
+        if not opened:
             budget = usual
         else:
             budget = 0 if counts.held >= usual else config.half_open_budget
-        if counts.sent + 1 > _vouched_for(dimension, budget, counts.confirmations, config):
+        if counts.sent + 1 > _vouched_for(dimension, budget, counts.confirmations, config, half_opened=opened):
             figures: dict[str, float | int | str] = {
                 "sent": counts.sent,
                 "confirmations": counts.confirmations,
@@ -506,9 +513,12 @@ def run_tick(
         if target is None or target in opened:
             continue
         standing = existing.get(target)
-        if standing is not None and standing.is_open(now) and standing.trips and now - standing.trips[-1] <= 2 * BUCKET:
+        if standing is not None and standing.is_open(now) and (
+            standing.watch or (standing.trips and now - standing.trips[-1] <= 2 * BUCKET)
+        ):
             # Opened minutes ago for this same attack (inline scoring saw it first): one attack, one step
-            # of escalation.
+            # of escalation. A watch's country trips again while its half-open trickle converts badly:
+            # the same drip, not a new attack (the country stays half-open after it anyway).
             continue
         opened[target] = breakers.open_breaker(trip, now=now, previous=standing, watch=watch)
     if detection.trips:
