@@ -367,10 +367,8 @@ def unconfirmed(
         # Half-open and still knocking (as many held in ten minutes as its usual budget): nothing but
         # what confirmations vouch for. Its everyday sign-ups alone do not knock: they fit the budget.
         opened = (dimension, key) in half_opened
-        if not opened:
-            budget = usual
-        else:
-            budget = 0 if counts.held >= usual else config.half_open_budget
+        knocking = opened and counts.held >= usual
+        budget = 0 if knocking else config.half_open_budget if opened else usual
         if counts.sent + 1 > _vouched_for(dimension, budget, counts.confirmations, config, half_opened=opened):
             figures: dict[str, float | int | str] = {
                 "sent": counts.sent,
@@ -513,8 +511,10 @@ def run_tick(
         if target is None or target in opened:
             continue
         standing = existing.get(target)
-        if standing is not None and standing.is_open(now) and (
-            standing.watch or (standing.trips and now - standing.trips[-1] <= 2 * BUCKET)
+        if (
+            standing is not None
+            and standing.is_open(now)
+            and (standing.watch or (standing.trips and now - standing.trips[-1] <= 2 * BUCKET))
         ):
             # Opened minutes ago for this same attack (inline scoring saw it first): one attack, one step
             # of escalation. A watch's country trips again while its half-open trickle converts badly:
