@@ -77,7 +77,6 @@ class Rejection(StrEnum):
     CAPTCHA_FAILED = "captcha-failed"
     CAPTCHA_UNAVAILABLE = "captcha-unavailable"
     RATE_LIMITED = "rate-limited"
-    PUMPING_BREAKER = "pumping-breaker"
     CONFLICT = "conflict"
 
 

@@ -54,7 +54,7 @@ PROBLEMS = {
     "409": "the number was changed by other requests at the same moment; try again",
     "413": "the body is too large",
     "415": "the body is not application/json (or text/csv where a route takes CSV)",
-    "429": "too many requests (API Gateway throttling, sign-up rate limits, a traffic-pumping breaker)",
+    "429": "too many requests (API Gateway throttling, sign-up rate limits)",
     "500": "an unexpected error; it has been logged",
     "503": "a dependency (DynamoDB, the CAPTCHA provider) is unavailable; try again",
 }

@@ -45,7 +45,6 @@ REJECTION_STATUS = {
     Rejection.NO_PROMPT: 422,
     Rejection.CONFLICT: 409,
     Rejection.RATE_LIMITED: 429,
-    Rejection.PUMPING_BREAKER: 429,
     Rejection.CAPTCHA_UNAVAILABLE: 503,
 }
 
