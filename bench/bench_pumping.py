@@ -386,7 +386,8 @@ def simulate(*, inline: bool) -> Outcome:
                     false_breakers.append((verdict.trip.rule, verdict.trip.dimension, verdict.trip.key,
                                            (at - START) // pumping.BUCKET))  # fmt: skip
             waits = verdict is not None and verdict.trip is None and verdict.waiting is not None
-            found.counters.record_prompt(phone, ip, at, held=reason is not None, waiting=waits)
+            waits_in = reason.dimension if waits and reason is not None else None
+            found.counters.record_prompt(phone, ip, at, held=reason is not None, waits_in=waits_in)
             if reason is None:
                 leaves(phone, owner, at)
                 return

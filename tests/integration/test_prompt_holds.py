@@ -142,6 +142,11 @@ def test_a_country_without_confirmations_holds_after_its_budget_and_a_confirmati
     assert out == spread[:10]
     held = stores().numbers.history(spread[10])[0]
     assert held.evidence["prompt_held"] == "unconfirmed on country US (until confirmations arrive)"
+    # It waits on its country's budget: held for its area code too, but not waiting for the area code's
+    # confirmations (a campaign held by a watched country must not make its area codes look attacked).
+    area = ("area", str(parse(spread[10]).area))
+    live = stores().counters.read_live([area], wiring.utc_now())[area]
+    assert (live.held, live.waiting) == (1, 0)
 
     inbound(aws_stack, "YES", origin=spread[0])
     aws_stack.deliver_stream()

@@ -287,6 +287,10 @@ def test_a_programs_country_is_watched_never_closed() -> None:
     assert [(t.rule, t.dimension, t.key) for t in detection.watches_to_open] == [
         ("conversion_collapse", "country", "US")
     ]
+    # A spike alone opens no watch: a burst held by its area code's budget spikes its country too.
+    spiked = detect({("country", "US"): country(60, 0)}, {}, {("country", "US"): HISTORY}, CONFIG, frozenset({"US"}))
+    assert [(t.rule, t.key) for t in spiked.trips] == [("volume_spike", "US")]
+    assert (spiked.breakers_to_open, spiked.watches_to_open) == ((), ())
     recorded = detect(collapsed, {}, baselines, PumpingConfig(mode="record_only"), frozenset({"US"}))
     assert len(recorded.trips) == 2
     assert (recorded.breakers_to_open, recorded.watches_to_open) == ((), ())
@@ -319,13 +323,14 @@ def test_a_watch_refuses_nothing_and_makes_its_country_half_open() -> None:
     # Its everyday sign-ups alone (held fewer than its usual budget) do not count as knocking ...
     assert not waits(KeyCounts("country", "US", 30, held=29))  # 1 sent, a second fits
     # ... an attack still knocking (held as many as the usual budget) gets only what confirmations vouch
-    # for, and in a half-open country each vouches for its own prompt only (not 8: the attack's held
-    # prompts would be released by the country's everyday confirmations).
+    # for, each for its own prompt only (not 8: the country's everyday confirmations would let the
+    # attack's prompts out) ...
     assert waits(KeyCounts("country", "US", 35, held=34))
     assert not waits(KeyCounts("country", "US", 35, confirmations=2, held=34))  # 1 sent, 2 confirmed
     assert waits(KeyCounts("country", "US", 36, confirmations=2, held=34))  # 2 sent: no more (not 16)
-    assert not waits(KeyCounts("country", "US", 33, confirmations=2, held=30))  # not knocking: 2 + 2
-    assert waits(KeyCounts("country", "US", 34, confirmations=2, held=30))
+    # ... and once it stops knocking, prompts that convert like people's are let out 8 per confirmation.
+    assert not waits(KeyCounts("country", "US", 45, confirmations=2, held=30))  # 15 sent
+    assert waits(KeyCounts("country", "US", 46, confirmations=2, held=30))
 
 
 def test_prompts_held_without_a_single_confirmation_are_reported_and_close_their_area_code() -> None:

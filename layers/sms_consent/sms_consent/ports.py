@@ -327,9 +327,10 @@ class CounterStore(Protocol):
         ...
 
     def record_live_prompt(
-        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waiting: bool = False
+        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waits_in: str | None = None
     ) -> None:
-        """Count a prompt's prefix, area code and client IP now, not from the stream a second later."""
+        """Count a prompt's prefix, area code and client IP now, not from the stream a second later.
+        `waits_in`: the dimension of the scope whose confirmations a held prompt waits for."""
         ...
 
     def record_release(self, phone: PhoneInfo, now: datetime) -> None:

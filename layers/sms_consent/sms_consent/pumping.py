@@ -278,14 +278,16 @@ def detect(
         if trip is not None:
             trips.append(trip)
     # A country the programs send to is never closed: consented traffic and campaigns there are what the
-    # programs exist for. A trip there opens a watch: the country turns half-open, so its new prompts
-    # wait for confirmations (an attack mixed into everyday sign-ups gets nothing more out), and the
-    # people held meanwhile can still confirm by texting YES themselves.
+    # programs exist for. Its trips are reported; a conversion collapse (prompts that left and were not
+    # confirmed: a drip mixed into everyday sign-ups) opens a watch, which makes the country half-open
+    # (the people held meanwhile can still confirm by texting YES). A spike alone does not: a burst
+    # held by its area code's budget spikes its country too, and sent nothing.
     home = [trip for trip in trips if trip.dimension == "country" and trip.key in home_countries]
     closing = [trip for trip in trips if trip not in home]
+    watches = [trip for trip in home if trip.rule == "conversion_collapse"]
     if config.mode != "enforce":
         return Detection(tuple(trips))
-    return Detection(tuple(trips), tuple(closing), tuple(home))
+    return Detection(tuple(trips), tuple(closing), tuple(watches))
 
 
 def hold_scopes(phone: PhoneInfo) -> list[tuple[str, str]]:
@@ -328,19 +330,19 @@ def half_open(
 
 
 def _vouched_for(
-    dimension: str, budget: float, confirmations: int, config: PumpingConfig, *, half_opened: bool = False
+    dimension: str, budget: float, confirmations: int, config: PumpingConfig, *, knocking: bool = False
 ) -> float:
     """The prompts a scope may have sent in ten minutes. A block's or an area code's confirmations speak
     for its prompts: each adds `credit_per_confirmation` to the budget. A country's window mixes
     everyone's traffic, and its everyday confirmations would let an attack mixed into it out: there it
     is the budget (each confirmation vouching for its own prompt) or, once its prompts convert at one
-    in `credit_per_confirmation`, that many per confirmation; not both added up. A half-open country
-    (an attack was mixed into it minutes ago, and its prompts still wait to be released) gets no
-    multiple: each confirmation vouches for its own prompt only."""
+    in `credit_per_confirmation`, that many per confirmation; not both added up. A country still
+    knocked at while half-open gets no multiple: each confirmation vouches for its own prompt only
+    (the everyday confirmations would let the attack's prompts out)."""
     credit = config.credit_per_confirmation * confirmations
     if dimension != "country":
         return budget + credit
-    if half_opened:
+    if knocking:
         return budget + confirmations
     return max(budget + confirmations, credit)
 
@@ -369,7 +371,7 @@ def unconfirmed(
         opened = (dimension, key) in half_opened
         knocking = opened and counts.held >= usual
         budget = 0 if knocking else config.half_open_budget if opened else usual
-        if counts.sent + 1 > _vouched_for(dimension, budget, counts.confirmations, config, half_opened=opened):
+        if counts.sent + 1 > _vouched_for(dimension, budget, counts.confirmations, config, knocking=knocking):
             figures: dict[str, float | int | str] = {
                 "sent": counts.sent,
                 "confirmations": counts.confirmations,

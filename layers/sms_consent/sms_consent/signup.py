@@ -218,8 +218,10 @@ def submit_form(form: WebForm, deps: SignupDeps) -> SignupResult:
         if inline is not None and decision.action is SubscriptionAction.PROMPTED and not counted_live:
             # Counted before the prompt is stored (once, whatever the write's retries): the next
             # sign-up's scoring sees it at once.
-            waits = hold.waits_in is not None
-            inline.counters.record_live_prompt(phone, form.client_ip, now, held=hold.reason is not None, waiting=waits)
+            waits_in = hold.waits_in[0] if hold.waits_in else None
+            inline.counters.record_live_prompt(
+                phone, form.client_ip, now, held=hold.reason is not None, waits_in=waits_in
+            )
             counted_live = True
 
     stored = deps.store.update(phone.e164, decide, before_write=before_write)

@@ -118,19 +118,22 @@ def _fold(found: dict[tuple[str, str], KeyCounts], raw: dict[str, Any]) -> None:
 
 
 def prompt_increments(
-    phone: PhoneInfo, client_ip: str | None, at: datetime, shard: int, *, held: bool = False, waiting: bool = False
-) -> dict[tuple[str, str], Increment]:
+    phone: PhoneInfo, client_ip: str | None, at: datetime, shard: int, *, held: bool = False,
+    waits_in: str | None = None,
+) -> dict[tuple[str, str], Increment]:  # fmt: skip
     """A prompt: counted for the country, the area code, the prefix (with its last digits) and the client
-    IP; a held one (not sent) is counted as held too, and as waiting where it waits for confirmations (for
-    its block and area code: what `held_unconfirmed` judges)."""
+    IP; a held one (not sent) is counted as held too, and as waiting for the block or area code whose
+    confirmations it waits for (`waits_in`: what `held_unconfirmed` judges; one waiting on its
+    country's budget says nothing against its block or area code)."""
     start = bucket_start(at)
-    kept, waits = int(held), int(held and waiting)
+    kept = int(held)
     found = [
         _bucket_item(start, "country", phone.country, shard, prompts=1, held=kept),
-        _bucket_item(start, "prefix", phone.prefix, shard, prompts=1, held=kept, waiting=waits,
-                     members={"suffixes": phone.e164[-3:]}),
+        _bucket_item(start, "prefix", phone.prefix, shard, prompts=1, held=kept,
+                     waiting=int(held and waits_in == "prefix"), members={"suffixes": phone.e164[-3:]}),
     ]  # fmt: skip
     if phone.area:
+        waits = int(held and waits_in == "area")
         found.append(_bucket_item(start, "area", phone.area, shard, prompts=1, held=kept, waiting=waits))
     if client_ip:
         found.append(
@@ -198,17 +201,19 @@ class DynamoCounters:
             )
 
     def record_prompt(
-        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waiting: bool = False
+        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waits_in: str | None = None
     ) -> None:
-        self._write(prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held, waiting=waiting))
+        self._write(
+            prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held, waits_in=waits_in)
+        )
 
     def record_live_prompt(
-        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waiting: bool = False
+        self, phone: PhoneInfo, client_ip: str | None, now: datetime, *, held: bool = False, waits_in: str | None = None
     ) -> None:
         """The opt-in API's own count of a prompt's prefix, area code (a random shard) and IP (see
         COUNTED_LIVE): three UpdateItems. The country, which every sign-up would write, comes from the stream
         in batches."""
-        found = prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held, waiting=waiting)
+        found = prompt_increments(phone, client_ip, now, random.randrange(MAX_SHARDS), held=held, waits_in=waits_in)
         self._write({item: change for item, change in found.items() if _live(item)})
 
     def record_confirmation(self, phone: PhoneInfo, now: datetime) -> None:
