@@ -287,6 +287,12 @@ def test_a_programs_country_is_watched_never_closed() -> None:
     assert [(t.rule, t.dimension, t.key) for t in detection.watches_to_open] == [
         ("conversion_collapse", "country", "US")
     ]
+    # Nor a collapse over fewer prompts sent than a country's budget: the inline rules held the attack
+    # (35 of its 40 here), and five everyday prompts not confirmed yet say little.
+    held_back = {("country", "US"): KeyCounts("country", "US", 40, held=35)}
+    few = detect(held_back, {}, {("country", "US"): HISTORY}, CONFIG, frozenset({"US"}))
+    assert [(t.rule, t.figures["sent"]) for t in few.trips] == [("conversion_collapse", 5)]
+    assert few.watches_to_open == ()
     # A spike alone opens no watch: a burst held by its area code's budget spikes its country too.
     spiked = detect({("country", "US"): country(60, 0)}, {}, {("country", "US"): HISTORY}, CONFIG, frozenset({"US"}))
     assert [(t.rule, t.key) for t in spiked.trips] == [("volume_spike", "US")]

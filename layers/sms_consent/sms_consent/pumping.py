@@ -284,10 +284,18 @@ def detect(
     # held by its area code's budget spikes its country too, and sent nothing.
     home = [trip for trip in trips if trip.dimension == "country" and trip.key in home_countries]
     closing = [trip for trip in trips if trip not in home]
-    watches = [trip for trip in home if trip.rule == "conversion_collapse"]
+    watches = [trip for trip in home if _drips(trip, config)]
     if config.mode != "enforce":
         return Detection(tuple(trips))
     return Detection(tuple(trips), tuple(closing), tuple(watches))
+
+
+def _drips(trip: Trip, config: PumpingConfig) -> bool:
+    """Whether a trip on a programs' own country opens a watch: its conversion collapsed over at least a
+    country's budget of prompts that left (a drip got its budget out). Over fewer, the inline rules
+    held the attack already, and a handful of everyday prompts unconfirmed for now says little."""
+    sent = trip.figures.get("sent", 0)
+    return trip.rule == "conversion_collapse" and isinstance(sent, int) and sent >= config.hold_country_budget
 
 
 def hold_scopes(phone: PhoneInfo) -> list[tuple[str, str]]:
