@@ -7,9 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sms_consent import wiring
+from sms_consent import prompt_holds, pumping, wiring
 from sms_consent.breakers import Trip
+from sms_consent.config import load_config
+from sms_consent.messages import OutboundRequest
 from sms_consent.phones import parse
+from sms_consent.repository.held_prompts import DynamoHeldPrompts
+from sms_consent.settings import DEFAULT_PROGRAM_CONFIG
 from sms_consent_local import aws_calls
 from tests.conftest import AwsStack, stores
 from tests.integration.test_optin_api import deliver_outbound, form, inbound, post
@@ -254,3 +258,40 @@ def test_a_watch_on_the_programs_country_holds_prompts_and_refuses_no_sign_up(aw
     assert [request["recipients"][0] for request in prompted(aws_stack)] == spread[:2]
     held = stores().numbers.history(spread[2])[0]
     assert held.evidence["prompt_held"] == "unconfirmed on country US (until confirmations arrive)"
+
+
+class _Outbox:
+    def __init__(self) -> None:
+        self.requests: list[OutboundRequest] = []
+
+    def publish(self, request: OutboundRequest) -> Any:
+        self.requests.append(request)
+
+
+def test_a_half_open_scope_releases_a_held_prompt_within_minutes_or_never(aws_stack: AwsStack) -> None:
+    """What waits minutes in a half-open scope is mostly the attack's: once it stops knocking, a
+    confirmation there lets out only prompts held in the last `half_open_release_minutes` (3); the
+    people behind older ones were told to text YES a minute after signing up."""
+    opened = wiring.utc_now() - timedelta(minutes=40)
+    stores().breakers.open_breaker(Trip("unconfirmed", "area", AREA, {}, {}), now=opened, previous=None)
+    numbers = [burst_number(index) for index in range(4)]
+    sign_up(aws_stack, numbers)
+    assert len(prompted(aws_stack)) == 2
+    assert len(waiting()) == 2
+    confirmed = parse(numbers[0])
+
+    def release_at(minutes: int) -> list[str]:
+        at = wiring.utc_now() + timedelta(minutes=minutes)
+        outbox = _Outbox()
+        deps = prompt_holds.ReleaseDeps(
+            counters=stores().counters, held=DynamoHeldPrompts(stores().numbers.table), store=stores().numbers,
+            outbound=outbox, programs=load_config(DEFAULT_PROGRAM_CONFIG), config=pumping.PumpingConfig(),
+            clock=lambda: at, breakers=stores().breakers,
+        )  # fmt: skip
+        prompt_holds.release_held([confirmed], deps)
+        return [request.recipients[0] for request in outbox.requests]
+
+    stores().counters.record_confirmation(confirmed, wiring.utc_now())
+    assert release_at(4) == []  # held four minutes ago: left to expire
+    assert len(waiting()) == 2
+    assert release_at(1) == numbers[2:]  # the same prompts a minute after they were held: released

@@ -77,11 +77,14 @@ def release_held(confirmed: Sequence[phones.PhoneInfo], deps: ReleaseDeps) -> in
     baselines = deps.counters.baselines(keys, pumping.slot_of_week(pumping.bucket_start(now)))
     open_breakers = deps.breakers.open_breakers(now)
     half_opened = pumping.half_open(deps.breakers.all_breakers(), now, deps.config)
+    stale = now - timedelta(minutes=deps.config.half_open_release_minutes)
     released = 0
     for held in sorted(candidates.values(), key=lambda item: item.held_at):
         info = numbers[held.phone]
         if blocking(info, open_breakers) is not None:
             continue
+        if held.scope in half_opened and held.held_at < stale:
+            continue  # an attack's leftovers, let out once it stops knocking otherwise; it expires
         if pumping.unconfirmed(info, live, baselines, deps.config, half_opened):
             continue
         state = deps.store.get(held.phone)

@@ -78,6 +78,9 @@ class PumpingConfig(BaseModel):
     # attack is still knocking): an attack that outlasts its breaker gets nothing out, not a fresh budget.
     half_open_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
     half_open_budget: int = Field(default=2, ge=1)
+    # A prompt held in a half-open scope is released within this many minutes or not at all: what waits
+    # longer there is mostly the attack's (a person with no text has been told to text YES by then).
+    half_open_release_minutes: int = Field(default=3, ge=1, le=24 * 60)
 
 
 @dataclass(frozen=True)
