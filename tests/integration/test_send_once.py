@@ -9,19 +9,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pytest
 
+from sms_consent import wiring
 from sms_consent.consent import EventType, Status
 from sms_consent.repository.numbers import SEND_CLAIM_SK_PREFIX
 from tests.conftest import AwsStack, load_event, stores
 from tests.integration.test_optin_api import PHONE, deliver_outbound, form, inbound, post
-from tests.integration.test_send_gate import SUBSCRIBED, sns_request_event, subscribe
+from tests.integration.test_send_gate import AFTERNOON, SUBSCRIBED, sns_request_event, subscribe
 
 
 def texts_to(stack: AwsStack, phone: str) -> list[dict[str, Any]]:
     return [line for line in stack.outbox_lines() if line["to"] == phone]
 
 
-def test_a_request_delivered_twice_is_sent_once_and_decided_twice(aws_stack: AwsStack) -> None:
+def test_a_request_delivered_twice_is_sent_once_and_decided_twice(
+    aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wiring, "utc_now", lambda: AFTERNOON)  # marketing: outside the number's quiet hours
     subscribe(SUBSCRIBED)
     request = json.loads(load_event("send_gate/marketing.json")["Records"][0]["Sns"]["Message"])
     request.update(recipients=[SUBSCRIBED], request_id="campaign-42")
@@ -40,7 +45,8 @@ def test_a_request_delivered_twice_is_sent_once_and_decided_twice(aws_stack: Aws
     assert int(claims[0]["ttl"]["N"]) > 0  # claims expire: the table does not grow with every send
 
 
-def test_another_request_with_the_same_text_is_sent(aws_stack: AwsStack) -> None:
+def test_another_request_with_the_same_text_is_sent(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wiring, "utc_now", lambda: AFTERNOON)
     subscribe(SUBSCRIBED)
     request = json.loads(load_event("send_gate/marketing.json")["Records"][0]["Sns"]["Message"])
     for request_id in ("sale-monday", "sale-tuesday"):
