@@ -393,7 +393,8 @@ def simulate(*, inline: bool) -> Outcome:
                 return
             if legitimate:
                 held_legitimately(phone, owner, at)
-            held_at[phone.e164] = (at, owner)
+            else:
+                held_at[phone.e164] = (at, owner)  # whose prompt a release lets out
             if verdict is not None and verdict.waiting is not None and verdict.trip is None:
                 prompt_holds.hold(phone.e164, PROGRAM, None, (reason.dimension, reason.key), at, held_store, config)
 
